@@ -1,0 +1,13 @@
+//! hotline: the contact centre of an institute in one binary.
+//!
+//! The protocol and decision logic live in sans-IO cores (`sip::message`,
+//! `sip::transaction`, `sip::registrar`, `sip::digest`) that take inputs and
+//! `now` and return actions; the tokio shell (`sip::transport`, `server`) owns
+//! sockets and timers. See `ARCHITECTURE` in the README.
+
+pub mod api;
+pub mod config;
+pub mod mask;
+pub mod role;
+pub mod sip;
+pub mod store;
