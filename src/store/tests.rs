@@ -8,10 +8,30 @@ use crate::sip::registrar::Binding;
 
 const REALM: &str = "hotline";
 
+/// A fresh, migrated store: in-memory SQLite, or — when
+/// `HOTLINE_TEST_POSTGRES_URL` names a scratch PostgreSQL database — a new
+/// schema in it, so the same tests prove the PostgreSQL path.
 async fn store() -> Store {
-    let s = Store::connect("sqlite::memory:").await.unwrap();
+    let url = match std::env::var("HOTLINE_TEST_POSTGRES_URL") {
+        Ok(base) => postgres_schema(&base).await,
+        Err(_) => "sqlite::memory:".to_string(),
+    };
+    let s = Store::connect(&url).await.unwrap();
     s.migrate().await.unwrap();
     s
+}
+
+async fn postgres_schema(base: &str) -> String {
+    use rand::Rng;
+    let schema = format!("t{:016x}", rand::thread_rng().r#gen::<u64>());
+    let admin = Store::connect(base).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin.pool)
+        .await
+        .unwrap();
+    admin.close().await;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
 }
 
 fn new_agent(login: &str) -> NewAgent {
