@@ -534,7 +534,13 @@ async fn ensure_admin_generates_a_password_once() {
 #[tokio::test]
 async fn agents_bindings_and_tokens_survive_a_restart() {
     let (_dir, db) = temp_db();
+    assert!(!db.exists());
     let s = TestServer::start(&db).await;
+    assert!(db.exists(), "database file created on first start");
+    assert!(
+        db.with_extension("db-wal").exists(),
+        "SQLite runs in WAL mode"
+    );
     let admin = s.admin_token().await;
     assert_eq!(
         s.post("/api/v1/agents", &admin, anna()).await.status,
