@@ -1,1 +1,92 @@
-//! api
+//! The HTTP API (ARCHITECTURE §6): JSON under `/api/v1`, bearer tokens from
+//! `auth/login`, errors as `{"error": {"code", "message", "fields"}}`.
+
+mod agents;
+mod auth;
+mod error;
+mod time;
+
+pub use auth::CurrentUser;
+pub use error::{ApiError, ApiJson};
+pub use time::rfc3339_from_ms;
+
+use crate::store::Store;
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde_json::json;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    /// SIP digest realm: a new password needs it to compute HA1.
+    pub realm: String,
+    /// Lifetime of tokens issued by `auth/login`.
+    pub token_ttl_s: i64,
+    /// Agent changes the SIP side must apply (a new password takes effect,
+    /// a deleted agent's phones are unregistered).
+    pub agent_events: tokio::sync::broadcast::Sender<AgentEvent>,
+}
+
+/// What changed about an agent, by login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    Changed(String),
+    Deleted(String),
+}
+
+/// The API's router, with its state applied.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/agents", get(agents::list).post(agents::create))
+        .route(
+            "/api/v1/agents/{login}",
+            get(agents::get)
+                .patch(agents::update)
+                .delete(agents::delete),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// Liveness plus a trivial query, so a dead database shows up in monitoring.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable" })),
+            )
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not support that method",
+    )
+}
+
+/// Wall-clock time for token and binding expiry. The API is shell code;
+/// the store's expiry queries take `now_ms` so that tests can pin it.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
