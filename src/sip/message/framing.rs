@@ -150,6 +150,9 @@ impl StreamFramer {
         loop {
             let rest = self.buf.get(self.scan..).unwrap_or(&[]);
             let Some(nl) = memchr::memchr(b'\n', rest) else {
+                if self.scan == 0 && rest.iter().any(|b| is_binary(*b) && *b != b'\r') {
+                    return Err(FramingError::Garbage);
+                }
                 if rest.len() > max_line.saturating_add(1) {
                     return Err(FramingError::LineTooLong(max_line));
                 }
@@ -238,6 +241,11 @@ impl StreamFramer {
         }
         Ok(total)
     }
+}
+
+/// Control bytes that cannot appear in a start line.
+fn is_binary(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
 fn trim_wsp(mut s: &[u8]) -> &[u8] {
