@@ -2,6 +2,7 @@
 //! and the tokio transport shell around them.
 
 pub mod digest;
+pub mod message;
 pub mod registrar;
 
 use serde::{Deserialize, Serialize};

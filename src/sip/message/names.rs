@@ -1,0 +1,129 @@
+//! Canonical header names: compact forms (RFC 3261 §7.3.3 and later RFCs)
+//! and case-insensitive matching, reduced to a one-byte id so lookups on the
+//! hot path compare integers instead of strings.
+
+/// Id of a well-known header; `EXTENSION` means "compare the name text".
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct HeaderId(pub(crate) u8);
+
+impl HeaderId {
+    pub(crate) const EXTENSION: HeaderId = HeaderId(0);
+}
+
+/// (canonical name, compact form). The index + 1 is the id.
+const KNOWN: &[(&str, Option<u8>)] = &[
+    ("Via", Some(b'v')),
+    ("From", Some(b'f')),
+    ("To", Some(b't')),
+    ("Call-ID", Some(b'i')),
+    ("CSeq", None),
+    ("Contact", Some(b'm')),
+    ("Content-Length", Some(b'l')),
+    ("Max-Forwards", None),
+    ("Content-Type", Some(b'c')),
+    ("Expires", None),
+    ("Authorization", None),
+    ("Proxy-Authorization", None),
+    ("WWW-Authenticate", None),
+    ("Proxy-Authenticate", None),
+    ("Route", None),
+    ("Record-Route", None),
+    ("Content-Encoding", Some(b'e')),
+    ("Subject", Some(b's')),
+    ("Supported", Some(b'k')),
+    ("Event", Some(b'o')),
+    ("Refer-To", Some(b'r')),
+    ("Referred-By", Some(b'b')),
+    ("Session-Expires", Some(b'x')),
+    ("Allow-Events", Some(b'u')),
+    ("Accept-Contact", Some(b'a')),
+    ("Reject-Contact", Some(b'j')),
+    ("Request-Disposition", Some(b'd')),
+    ("Identity", Some(b'y')),
+    ("Identity-Info", Some(b'n')),
+    ("Require", None),
+    ("Proxy-Require", None),
+    ("Unsupported", None),
+    ("Allow", None),
+    ("Accept", None),
+    ("Date", None),
+    ("User-Agent", None),
+    ("Server", None),
+    ("Min-Expires", None),
+    ("Retry-After", None),
+    ("Warning", None),
+];
+
+pub(crate) const VIA: HeaderId = HeaderId(1);
+pub(crate) const FROM: HeaderId = HeaderId(2);
+pub(crate) const TO: HeaderId = HeaderId(3);
+pub(crate) const CALL_ID: HeaderId = HeaderId(4);
+pub(crate) const CSEQ: HeaderId = HeaderId(5);
+pub(crate) const CONTACT: HeaderId = HeaderId(6);
+pub(crate) const CONTENT_LENGTH: HeaderId = HeaderId(7);
+pub(crate) const MAX_FORWARDS: HeaderId = HeaderId(8);
+pub(crate) const EXPIRES: HeaderId = HeaderId(10);
+pub(crate) const DATE: HeaderId = HeaderId(35);
+
+/// Canonicalises a header name as written on the wire (any case, compact
+/// or long form). Does not allocate.
+pub(crate) fn header_id(name: &[u8]) -> HeaderId {
+    if let [single] = name {
+        let lower = single.to_ascii_lowercase();
+        for (i, (_, compact)) in KNOWN.iter().enumerate() {
+            if *compact == Some(lower) {
+                return id_at(i);
+            }
+        }
+        return HeaderId::EXTENSION;
+    }
+    for (i, (canonical, _)) in KNOWN.iter().enumerate() {
+        if canonical.len() == name.len() && canonical.as_bytes().eq_ignore_ascii_case(name) {
+            return id_at(i);
+        }
+    }
+    HeaderId::EXTENSION
+}
+
+fn id_at(index: usize) -> HeaderId {
+    HeaderId(u8::try_from(index + 1).unwrap_or(0))
+}
+
+/// Whether a header line named `line_name` (with id `line_id`) is the header
+/// the caller asked for (`want_id` computed from `want_name`).
+pub(crate) fn same_header(
+    line_id: HeaderId,
+    line_name: &str,
+    want_id: HeaderId,
+    want_name: &str,
+) -> bool {
+    if want_id != HeaderId::EXTENSION {
+        line_id == want_id
+    } else {
+        line_id == HeaderId::EXTENSION && line_name.eq_ignore_ascii_case(want_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_and_long_forms_share_an_id() {
+        assert_eq!(header_id(b"v"), VIA);
+        assert_eq!(header_id(b"V"), VIA);
+        assert_eq!(header_id(b"vIa"), VIA);
+        assert_eq!(header_id(b"i"), CALL_ID);
+        assert_eq!(header_id(b"call-id"), CALL_ID);
+        assert_eq!(header_id(b"l"), CONTENT_LENGTH);
+        assert_eq!(header_id(b"cseq"), CSEQ);
+        assert_eq!(header_id(b"MaX-fOrWaRdS"), MAX_FORWARDS);
+        assert_eq!(header_id(b"Date"), DATE);
+        assert_eq!(header_id(b"C%6Fntact"), HeaderId::EXTENSION);
+        assert_eq!(header_id(b"q"), HeaderId::EXTENSION);
+        assert_eq!(header_id(b"c"), header_id(b"content-type"));
+        assert_eq!(header_id(b"expires"), EXPIRES);
+        assert_eq!(header_id(b"y"), header_id(b"Identity"));
+        assert_eq!(header_id(b"n"), header_id(b"identity-info"));
+    }
+}

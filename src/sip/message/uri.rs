@@ -1,0 +1,338 @@
+//! `sip:`, `sips:` and `tel:` URIs (RFC 3261 §19.1, RFC 3966); other schemes
+//! are kept opaque so a request naming them can be answered 416.
+
+use super::headers::HeaderError;
+use super::lex::percent_decode;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    Sip,
+    Sips,
+    Tel,
+    /// Any other scheme, lower-cased.
+    Other(String),
+}
+
+impl Scheme {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Scheme::Sip => "sip",
+            Scheme::Sips => "sips",
+            Scheme::Tel => "tel",
+            Scheme::Other(s) => s,
+        }
+    }
+}
+
+/// A parsed URI. Components are decoded; the original text is kept so the
+/// URI can be forwarded unchanged ([`Uri::as_str`]).
+///
+/// - `user` and `password` are percent-decoded (`sip:%75ser@h` → `user`).
+/// - `host` is lower-cased; an IPv6 reference keeps its brackets
+///   (`[2001:db8::1]`) so it can be written back into a URI or Via as is.
+/// - Parameter and header names and values are percent-decoded.
+/// - `tel:` URIs: `user` is the number (with its visual separators), `host`
+///   is empty. Other schemes: everything after `scheme:` is opaque, `user`
+///   is None and `host` empty.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uri {
+    pub scheme: Scheme,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+    pub params: Vec<(String, Option<String>)>,
+    pub headers: Vec<(String, String)>,
+    raw: String,
+}
+
+fn err(reason: &'static str) -> HeaderError {
+    HeaderError {
+        header: "URI",
+        reason,
+    }
+}
+
+/// Characters never allowed unescaped anywhere in a URI we accept.
+fn is_forbidden(c: char) -> bool {
+    c <= ' ' || c == '\x7f' || c == '<' || c == '>' || c == '"'
+}
+
+fn is_host_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'
+}
+
+/// Validates and lower-cases a host (hostname, IPv4 or `[IPv6]`).
+pub(super) fn parse_host(host: &str) -> Result<String, HeaderError> {
+    if let Some(inner) = host.strip_prefix('[') {
+        let inner = inner
+            .strip_suffix(']')
+            .ok_or(err("unterminated IPv6 reference"))?;
+        if inner.is_empty()
+            || !inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return Err(err("bad IPv6 reference"));
+        }
+        return Ok(host.to_ascii_lowercase());
+    }
+    if host.is_empty() || !host.bytes().all(is_host_char) {
+        return Err(err("bad host"));
+    }
+    Ok(host.to_ascii_lowercase())
+}
+
+pub(super) fn parse_port(port: &str) -> Result<u16, HeaderError> {
+    if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err("bad port"));
+    }
+    port.parse().map_err(|_| err("bad port"))
+}
+
+/// Splits `host[:port]` where host may be `[IPv6]`.
+pub(super) fn split_hostport(s: &str) -> Result<(String, Option<u16>), HeaderError> {
+    let (host, port) = if s.starts_with('[') {
+        let close = s.find(']').ok_or(err("unterminated IPv6 reference"))?;
+        let (h, rest) = s.split_at(close + 1);
+        match rest.strip_prefix(':') {
+            Some(p) => (h, Some(p)),
+            None if rest.is_empty() => (h, None),
+            None => return Err(err("junk after IPv6 reference")),
+        }
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let host = parse_host(host)?;
+    let port = port.map(parse_port).transpose()?;
+    Ok((host, port))
+}
+
+fn parse_params(s: &str) -> Result<Vec<(String, Option<String>)>, HeaderError> {
+    let mut params = Vec::new();
+    if s.is_empty() {
+        return Ok(params);
+    }
+    for p in s.split(';') {
+        let (name, value) = match p.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (p, None),
+        };
+        if name.is_empty() {
+            return Err(err("empty parameter"));
+        }
+        let name = percent_decode(name).ok_or(err("bad escape in parameter"))?;
+        let value = value
+            .map(|v| percent_decode(v).ok_or(err("bad escape in parameter")))
+            .transpose()?;
+        params.push((name, value));
+    }
+    Ok(params)
+}
+
+impl Uri {
+    pub fn parse(s: &str) -> Result<Uri, HeaderError> {
+        if s.is_empty() {
+            return Err(err("empty"));
+        }
+        if s.chars().any(is_forbidden) {
+            return Err(err("whitespace, quote or angle bracket"));
+        }
+        let (scheme_text, rest) = s.split_once(':').ok_or(err("no scheme"))?;
+        let mut scheme_bytes = scheme_text.bytes();
+        let scheme_ok = scheme_bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+            && scheme_bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+        if !scheme_ok {
+            return Err(err("bad scheme"));
+        }
+        let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
+            Scheme::Sip
+        } else if scheme_text.eq_ignore_ascii_case("sips") {
+            Scheme::Sips
+        } else if scheme_text.eq_ignore_ascii_case("tel") {
+            Scheme::Tel
+        } else {
+            Scheme::Other(scheme_text.to_ascii_lowercase())
+        };
+        let mut uri = Uri {
+            scheme,
+            user: None,
+            password: None,
+            host: String::new(),
+            port: None,
+            params: Vec::new(),
+            headers: Vec::new(),
+            raw: s.to_owned(),
+        };
+        match uri.scheme {
+            Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
+            Scheme::Tel => {
+                let (number, params) = rest.split_once(';').unwrap_or((rest, ""));
+                if number.is_empty() {
+                    return Err(err("empty telephone number"));
+                }
+                uri.user = Some(percent_decode(number).ok_or(err("bad escape"))?);
+                uri.params = parse_params(params)?;
+            }
+            Scheme::Other(_) => {
+                if rest.is_empty() {
+                    return Err(err("empty"));
+                }
+            }
+        }
+        Ok(uri)
+    }
+
+    fn parse_sip(&mut self, rest: &str) -> Result<(), HeaderError> {
+        // '@' cannot appear unescaped anywhere but as the userinfo delimiter,
+        // while the user part may contain ';' '?' '/' (RFC 4475 intmeth).
+        let hostpart = match rest.split_once('@') {
+            Some((userinfo, hostpart)) => {
+                let (user, password) = match userinfo.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (userinfo, None),
+                };
+                if user.is_empty() {
+                    return Err(err("empty user"));
+                }
+                self.user = Some(percent_decode(user).ok_or(err("bad escape in user"))?);
+                self.password = password
+                    .map(|p| percent_decode(p).ok_or(err("bad escape in password")))
+                    .transpose()?;
+                hostpart
+            }
+            None => rest,
+        };
+        let (before_headers, headers) = match hostpart.split_once('?') {
+            Some((b, h)) => (b, Some(h)),
+            None => (hostpart, None),
+        };
+        let (hostport, params) = before_headers
+            .split_once(';')
+            .unwrap_or((before_headers, ""));
+        let (host, port) = split_hostport(hostport)?;
+        self.host = host;
+        self.port = port;
+        self.params = parse_params(params)?;
+        if let Some(headers) = headers {
+            for h in headers.split('&') {
+                let (n, v) = h.split_once('=').ok_or(err("header without '='"))?;
+                if n.is_empty() {
+                    return Err(err("empty header name"));
+                }
+                let n = percent_decode(n).ok_or(err("bad escape in header"))?;
+                let v = percent_decode(v).ok_or(err("bad escape in header"))?;
+                self.headers.push((n, v));
+            }
+        }
+        Ok(())
+    }
+
+    /// The URI exactly as it was written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// A URI parameter by name (case-insensitive): `Some(None)` for a flag
+    /// such as `;lr`.
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
+    }
+
+    pub fn transport_param(&self) -> Option<&str> {
+        self.param("transport").flatten()
+    }
+}
+
+impl std::fmt::Display for Uri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sip_uri_parts() {
+        let u = Uri::parse(
+            "sip:alice:secret@Atlanta.Example.com:5070;transport=TCP;lr?subject=hi&x=%20",
+        )
+        .unwrap();
+        assert_eq!(u.scheme, Scheme::Sip);
+        assert_eq!(u.user.as_deref(), Some("alice"));
+        assert_eq!(u.password.as_deref(), Some("secret"));
+        assert_eq!(u.host, "atlanta.example.com");
+        assert_eq!(u.port, Some(5070));
+        assert_eq!(u.transport_param(), Some("TCP"));
+        assert_eq!(u.param("LR"), Some(None));
+        assert_eq!(
+            u.headers,
+            vec![("subject".into(), "hi".into()), ("x".into(), " ".into())]
+        );
+        assert_eq!(
+            u.as_str(),
+            "sip:alice:secret@Atlanta.Example.com:5070;transport=TCP;lr?subject=hi&x=%20"
+        );
+    }
+
+    #[test]
+    fn decodes_escapes_and_odd_users() {
+        let u = Uri::parse("sip:sips%3Auser%40example.com@example.net").unwrap();
+        assert_eq!(u.user.as_deref(), Some("sips:user@example.com"));
+        assert_eq!(u.host, "example.net");
+        let u = Uri::parse("sip:user;par=u%40example.net@example.com").unwrap();
+        assert_eq!(u.user.as_deref(), Some("user;par=u@example.net"));
+        let u = Uri::parse("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com").unwrap();
+        assert_eq!(
+            u.user.as_deref(),
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(
+            u.password.as_deref(),
+            Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
+        );
+    }
+
+    #[test]
+    fn ipv6_keeps_brackets() {
+        let u = Uri::parse("sip:[2001:DB8::1]:5060").unwrap();
+        assert_eq!(u.host, "[2001:db8::1]");
+        assert_eq!(u.port, Some(5060));
+    }
+
+    #[test]
+    fn tel_and_other_schemes() {
+        let u = Uri::parse("tel:+1-201-555-0123;phone-context=example.com").unwrap();
+        assert_eq!(u.scheme, Scheme::Tel);
+        assert_eq!(u.user.as_deref(), Some("+1-201-555-0123"));
+        assert_eq!(u.host, "");
+        let u = Uri::parse("nobodyKnowsThisScheme:totallyopaquecontent").unwrap();
+        assert_eq!(u.scheme, Scheme::Other("nobodyknowsthisscheme".into()));
+    }
+
+    #[test]
+    fn rejects_bad_uris() {
+        for bad in [
+            "",
+            "<sip:a@b>",
+            "sip:a@b c",
+            "sip:",
+            "sip:a@",
+            "sip:a@b:99999",
+            "sip:a@b:",
+            "1sip:x",
+            "sip:%zz@b",
+            "sip:a@b;;x",
+        ] {
+            assert!(Uri::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
