@@ -3,6 +3,7 @@
 
 pub mod digest;
 pub mod registrar;
+pub mod throttle;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
