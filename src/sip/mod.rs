@@ -4,6 +4,7 @@
 pub mod digest;
 pub mod registrar;
 pub mod throttle;
+pub mod transaction;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
