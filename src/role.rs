@@ -71,9 +71,7 @@ impl fmt::Display for Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown role {0:?} (expected one of contact_manager, admission_manager, education_manager, department_head, head, admin)"
-)]
+#[error("unknown role {0:?} (expected one of contact_manager, admission_manager, education_manager, department_head, head, admin)")]
 pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
