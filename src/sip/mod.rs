@@ -4,6 +4,8 @@
 pub mod digest;
 pub mod message;
 pub mod registrar;
+pub mod throttle;
+pub mod transaction;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
