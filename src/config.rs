@@ -27,7 +27,7 @@ use std::str::FromStr;
 
 /// The whole configuration. `Config::default()` is what `hotline serve` runs
 /// with when there is no file.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub sip: SipConfig,
@@ -41,7 +41,7 @@ pub struct Config {
 }
 
 /// SIP signalling: listener, registrar and protection limits.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SipConfig {
     /// UDP and TCP are both bound on this address.
@@ -121,7 +121,7 @@ impl SipConfig {
 }
 
 /// The HTTP API and console.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Loopback by default: the API holds client data, expose it on purpose.
@@ -140,7 +140,7 @@ impl Default for HttpConfig {
 }
 
 /// Where inquiries, agents, bindings and events are stored.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://FILE` (created on first start) or `postgres://...`.
@@ -156,7 +156,7 @@ impl Default for DatabaseConfig {
 }
 
 /// RTP media.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaConfig {
     /// UDP ports handed out for RTP, `"LO-HI"` in TOML.
@@ -261,7 +261,7 @@ impl Serialize for PortRange {
 }
 
 /// Directories of files the server reads or writes.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PathsConfig {
     /// IVR flows, one TOML file per flow.
@@ -283,7 +283,7 @@ impl Default for PathsConfig {
 }
 
 /// An operator listed in the config, upserted at start.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     /// SIP user name and API login.
@@ -449,11 +449,14 @@ impl Config {
         Err(ConfigError {
             problems: problems
                 .into_iter()
-                .map(|(key, message)| Problem {
-                    file: Some(file_name.to_string()),
-                    position: spans.position_of(&key).map(|offset| line_col(text, offset)),
-                    key: Some(key),
-                    message,
+                .map(|finding| {
+                    let offset = finding.candidates().find_map(|key| spans.position_of(key));
+                    Problem {
+                        file: Some(file_name.to_string()),
+                        position: offset.map(|offset| line_col(text, offset)),
+                        key: Some(finding.key),
+                        message: finding.message,
+                    }
                 })
                 .collect(),
         })
@@ -483,31 +486,33 @@ impl Config {
         Err(ConfigError {
             problems: problems
                 .into_iter()
-                .map(|(key, message)| Problem {
+                .map(|finding| Problem {
                     file: None,
                     position: None,
-                    key: Some(key),
-                    message,
+                    key: Some(finding.key),
+                    message: finding.message,
                 })
                 .collect(),
         })
     }
 
     /// Every semantic problem as (key path, message), in document order.
-    fn check(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        let mut bad = |key: &str, message: String| out.push((key.to_string(), message));
+    fn check(&self) -> Vec<Finding> {
+        let mut out: Vec<Finding> = Vec::new();
+        let mut bad = |key: &str, also: &[&str], message: String| {
+            out.push(Finding::new(key, message).also(also))
+        };
         let sip = &self.sip;
 
         if sip.realm.is_empty() {
-            bad("sip.realm", "realm must not be empty".into());
+            bad("sip.realm", &[], "realm must not be empty".into());
         } else if sip
             .realm
             .chars()
             .any(|c| c == '"' || c == '\\' || c.is_control())
         {
             bad(
-                "sip.realm",
+                "sip.realm", &[],
                 "realm must not contain quotes, backslashes or control characters (it is sent quoted in challenges)".into(),
             );
         }
@@ -519,16 +524,22 @@ impl Config {
             {
                 bad(
                     "sip.domain",
+                    &[],
                     format!("domain {domain:?} is not a host name or IP address"),
                 );
             }
         }
         if sip.min_expires == 0 {
-            bad("sip.min_expires", "min_expires must be at least 1".into());
+            bad(
+                "sip.min_expires",
+                &[],
+                "min_expires must be at least 1".into(),
+            );
         }
         if sip.min_expires > sip.max_expires {
             bad(
                 "sip.min_expires",
+                &["sip.max_expires"],
                 format!(
                     "min_expires ({}) is greater than max_expires ({})",
                     sip.min_expires, sip.max_expires
@@ -537,6 +548,7 @@ impl Config {
         } else if sip.default_expires < sip.min_expires || sip.default_expires > sip.max_expires {
             bad(
                 "sip.default_expires",
+                &["sip.min_expires", "sip.max_expires"],
                 format!(
                     "default_expires ({}) must lie between min_expires ({}) and max_expires ({})",
                     sip.default_expires, sip.min_expires, sip.max_expires
@@ -558,12 +570,13 @@ impl Config {
         ] {
             if value == 0 {
                 let short = key.rsplit('.').next().unwrap_or(key);
-                bad(key, format!("{short} must be at least 1"));
+                bad(key, &[], format!("{short} must be at least 1"));
             }
         }
         if sip.max_message_bytes < MIN_MESSAGE_BYTES {
             bad(
                 "sip.max_message_bytes",
+                &[],
                 format!(
                     "max_message_bytes ({}) is below {MIN_MESSAGE_BYTES}: ordinary REGISTER and INVITE messages would be refused",
                     sip.max_message_bytes
@@ -573,6 +586,7 @@ impl Config {
         if sip.user_agent.chars().any(char::is_control) {
             bad(
                 "sip.user_agent",
+                &[],
                 "user_agent must not contain control characters (it is sent as a header)".into(),
             );
         }
@@ -582,6 +596,7 @@ impl Config {
         {
             bad(
                 "http.listen",
+                &["sip.listen"],
                 format!(
                     "http.listen ({}) collides with sip.listen ({}): both need TCP on that port",
                     self.http.listen, sip.listen
@@ -591,6 +606,7 @@ impl Config {
         if self.http.token_ttl_s <= 0 {
             bad(
                 "http.token_ttl_s",
+                &[],
                 format!(
                     "token_ttl_s ({}) must be a positive number of seconds",
                     self.http.token_ttl_s
@@ -604,6 +620,7 @@ impl Config {
         {
             bad(
                 "database.url",
+                &[],
                 format!(
                     "database url {url:?} is neither sqlite://FILE nor postgres://USER@HOST/DB"
                 ),
@@ -614,9 +631,12 @@ impl Config {
         for (i, agent) in self.agents.iter().enumerate() {
             let key = |field: &str| format!("agents[{i}].{field}");
             if agent.login.is_empty() {
-                out.push((key("login"), "agent login must not be empty".into()));
+                out.push(Finding::new(
+                    key("login"),
+                    "agent login must not be empty".into(),
+                ));
             } else if !agent.login.chars().all(is_login_char) {
-                out.push((
+                out.push(Finding::new(
                     key("login"),
                     format!(
                         "agent login {:?} may only contain letters, digits, '.', '_' and '-' (it is a SIP user name)",
@@ -624,26 +644,26 @@ impl Config {
                     ),
                 ));
             } else if agent.login == RESERVED_LOGIN {
-                out.push((
+                out.push(Finding::new(
                     key("login"),
                     format!(
                         "login {RESERVED_LOGIN:?} is the built-in administrator (password from HOTLINE_ADMIN_PASSWORD), not an agent"
                     ),
                 ));
             } else if !logins.insert(agent.login.as_str()) {
-                out.push((
+                out.push(Finding::new(
                     key("login"),
                     format!("duplicate agent login {:?}", agent.login),
                 ));
             }
             if agent.password.is_empty() {
-                out.push((
+                out.push(Finding::new(
                     key("password"),
                     format!("agent {:?} has an empty password", agent.login),
                 ));
             }
             if agent.digest_algorithms.is_empty() {
-                out.push((
+                out.push(Finding::new(
                     key("digest_algorithms"),
                     "digest_algorithms must list at least one algorithm (MD5 or SHA-256)".into(),
                 ));
@@ -651,7 +671,7 @@ impl Config {
             let mut algorithms = HashSet::new();
             for (j, algorithm) in agent.digest_algorithms.iter().enumerate() {
                 if !algorithms.insert(*algorithm) {
-                    out.push((
+                    out.push(Finding::new(
                         format!("agents[{i}].digest_algorithms[{j}]"),
                         format!("digest algorithm {algorithm} is listed twice"),
                     ));
@@ -661,14 +681,14 @@ impl Config {
             for (j, membership) in agent.queues.iter().enumerate() {
                 let queue = &membership.queue;
                 if queue.is_empty() || !queue.chars().all(is_login_char) {
-                    out.push((
+                    out.push(Finding::new(
                         format!("agents[{i}].queues[{j}]"),
                         format!(
                             "queue name {queue:?} may only contain letters, digits, '.', '_' and '-'"
                         ),
                     ));
                 } else if !queues.insert(queue.as_str()) {
-                    out.push((
+                    out.push(Finding::new(
                         format!("agents[{i}].queues[{j}]"),
                         format!("queue {queue:?} is listed twice"),
                     ));
@@ -676,6 +696,42 @@ impl Config {
             }
         }
         out
+    }
+}
+
+/// A semantic problem found on the typed config, before it is located.
+struct Finding {
+    /// The key the message is about, e.g. `agents[1].login`.
+    key: String,
+    /// Other keys involved, to point at when `key` itself is not written in
+    /// the file (a default that conflicts with a value that is).
+    also: Vec<String>,
+    message: String,
+}
+
+impl Finding {
+    fn new(key: impl Into<String>, message: String) -> Finding {
+        Finding {
+            key: key.into(),
+            also: Vec::new(),
+            message,
+        }
+    }
+
+    fn also(mut self, keys: &[&str]) -> Finding {
+        self.also.extend(keys.iter().map(|k| k.to_string()));
+        self
+    }
+
+    /// Where to point, best first: the key, the other keys involved, then
+    /// each enclosing table (`agents[0].queues[1]` → `agents[0].queues` → ...).
+    fn candidates(&self) -> impl Iterator<Item = &str> {
+        let keys = std::iter::once(self.key.as_str()).chain(self.also.iter().map(String::as_str));
+        let parents = std::iter::successors(Some(self.key.as_str()), |k| {
+            k.rfind(['.', '[']).map(|i| &k[..i])
+        })
+        .skip(1);
+        keys.chain(parents)
     }
 }
 
