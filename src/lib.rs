@@ -9,5 +9,6 @@ pub mod api;
 pub mod config;
 pub mod mask;
 pub mod role;
+pub mod server;
 pub mod sip;
 pub mod store;

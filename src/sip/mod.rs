@@ -2,10 +2,12 @@
 //! and the tokio transport shell around them.
 
 pub mod digest;
+pub mod endpoint;
 pub mod message;
 pub mod registrar;
 pub mod throttle;
 pub mod transaction;
+pub mod transport;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

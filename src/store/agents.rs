@@ -10,6 +10,7 @@ use crate::role::Role;
 use crate::sip::digest::{Algorithm, ha1};
 use base64::Engine;
 use rand::RngCore;
+use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -27,42 +28,51 @@ pub struct QueueSkill {
 }
 
 impl QueueSkill {
+    /// Skill when a queue is listed by name only.
     pub const DEFAULT_SKILL: u8 = 1;
+
+    pub fn new(queue: impl Into<String>) -> Self {
+        QueueSkill {
+            queue: queue.into(),
+            skill: Self::DEFAULT_SKILL,
+        }
+    }
 }
 
-/// Accepts `"general"` (skill 1) or `{"queue": "general", "skill": 5}`, so
-/// config files and API clients can stay short when skills do not matter.
 impl<'de> Deserialize<'de> for QueueSkill {
+    /// Accepts `"general"` (skill 1) or `{ queue = "general", skill = 3 }` (TOML
+    /// and JSON alike); a hand-written
+    /// visitor instead of `#[serde(untagged)]` so that a mistake inside the
+    /// table is reported as itself, not as "did not match any variant".
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        fn default_skill() -> u8 {
-            QueueSkill::DEFAULT_SKILL
-        }
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
-        struct Full {
+        struct Table {
             queue: String,
             #[serde(default = "default_skill")]
             skill: u8,
         }
-        #[derive(Deserialize)]
-        #[serde(
-            untagged,
-            expecting = "a queue name or {\"queue\": name, \"skill\": 0-255}"
-        )]
-        enum Repr {
-            Name(String),
-            Full(Full),
+        fn default_skill() -> u8 {
+            QueueSkill::DEFAULT_SKILL
         }
-        Ok(match Repr::deserialize(deserializer)? {
-            Repr::Name(queue) => QueueSkill {
-                queue,
-                skill: QueueSkill::DEFAULT_SKILL,
-            },
-            Repr::Full(f) => QueueSkill {
-                queue: f.queue,
-                skill: f.skill,
-            },
-        })
+        struct MembershipVisitor;
+        impl<'de> Visitor<'de> for MembershipVisitor {
+            type Value = QueueSkill;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a queue name or a table { queue = \"name\", skill = N }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<QueueSkill, E> {
+                Ok(QueueSkill::new(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<QueueSkill, A::Error> {
+                let t = Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(QueueSkill {
+                    queue: t.queue,
+                    skill: t.skill,
+                })
+            }
+        }
+        deserializer.deserialize_any(MembershipVisitor)
     }
 }
 

@@ -1,0 +1,264 @@
+//! `hotline serve`: opens the store, brings agents and bindings into the SIP
+//! endpoint, binds SIP (UDP + TCP) and HTTP, and stops gracefully.
+//!
+//! [`start`] returns the bound addresses, so tests run whole servers on
+//! port 0 side by side; [`run`] is the CLI's blocking form.
+
+use crate::api::{self, AgentEvent, AppState};
+use crate::config::Config;
+use crate::sip::endpoint::{Endpoint, EndpointConfig};
+use crate::sip::message::Limits;
+use crate::sip::registrar::{BindingChange, RegistrarConfig};
+use crate::sip::transaction::Timers;
+use crate::sip::transport::{self, SipShell, TcpLimits, unix_ms};
+use crate::store::{NewAgent, Store};
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// A running server: its addresses and the handle to stop it.
+pub struct Running {
+    pub sip_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub store: Store,
+    shell: Arc<SipShell>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    writer: JoinHandle<()>,
+}
+
+impl Running {
+    /// Live bindings of a login, as the SIP side sees them now.
+    pub fn registered_contacts(&self, login: &str) -> Vec<String> {
+        self.shell
+            .endpoint()
+            .registrar()
+            .lookup(login, unix_ms())
+            .into_iter()
+            .map(|b| b.contact.clone())
+            .collect()
+    }
+
+    /// Counters of the SIP endpoint.
+    pub fn sip_stats(&self) -> crate::sip::endpoint::Stats {
+        self.shell.endpoint().stats()
+    }
+
+    /// Graceful stop: no new messages are taken, then every pending store
+    /// write is flushed before returning.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        // The shell owns the last sender of the persist channel: dropping it
+        // lets the writer drain the queue and end.
+        drop(self.shell);
+        let _ = self.writer.await;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// Runs until `shutdown` resolves, then stops gracefully.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    tracing::info!(sip = %running.sip_addr, http = %running.http_addr, "hotline is serving");
+    shutdown.await;
+    tracing::info!("shutting down");
+    running.stop().await
+}
+
+/// Starts every part of the server and returns once all sockets are bound.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let store = Store::connect(&config.database.url)
+        .await
+        .with_context(|| format!("cannot open database {}", config.database.url))?;
+    store.migrate().await.context("cannot apply migrations")?;
+
+    let realm = config.sip.realm.clone();
+    let admin_password = std::env::var("HOTLINE_ADMIN_PASSWORD").ok();
+    if let Some(generated) = store
+        .ensure_admin(admin_password.as_deref(), &realm)
+        .await
+        .context("cannot create the admin user")?
+    {
+        // Printed once, on the first start, to the operator's terminal only.
+        eprintln!("hotline: created user `admin` with password: {generated}");
+    }
+    for agent in &config.agents {
+        store
+            .upsert_agent(&NewAgent::from(agent), &realm)
+            .await
+            .with_context(|| format!("cannot save agent {}", agent.login))?;
+    }
+
+    let mut endpoint = Endpoint::new(endpoint_config(&config), rand::random());
+    for agent in store.list_agents().await? {
+        if let Some(credentials) = store.sip_credentials(&agent.login).await? {
+            endpoint.upsert_agent(credentials);
+        }
+    }
+    endpoint.restore_bindings(store.load_bindings(unix_ms()).await?, unix_ms());
+
+    let (udp, tcp) = transport::bind(config.sip.listen)
+        .await
+        .with_context(|| format!("cannot bind SIP on {}", config.sip.listen))?;
+    let sip_addr = udp.local_addr()?;
+    let http_listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
+    let http_addr = http_listener.local_addr()?;
+
+    let (persist_tx, persist_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_bindings(store.clone(), persist_rx));
+    let limits = Limits {
+        max_message_bytes: config.sip.max_message_bytes,
+        ..Limits::default()
+    };
+    let tcp_limits = TcpLimits {
+        header_timeout: Duration::from_millis(config.sip.tcp_header_timeout_ms),
+        idle_timeout: Duration::from_secs(config.sip.tcp_idle_timeout_s),
+        max_connections: config.sip.max_tcp_connections,
+    };
+    let shell = SipShell::new(endpoint, udp, limits, tcp_limits, persist_tx);
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (agent_events, _) = broadcast::channel(256);
+    let app = AppState {
+        store: store.clone(),
+        realm: realm.clone(),
+        token_ttl_s: config.http.token_ttl_s,
+        agent_events: agent_events.clone(),
+    };
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(async move {
+        let served = axum::serve(http_listener, api::router(app))
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.changed().await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    let tasks = vec![
+        tokio::spawn(transport::run_udp(shell.clone(), stop_rx.clone())),
+        tokio::spawn(transport::run_tcp(shell.clone(), tcp, stop_rx.clone())),
+        tokio::spawn(transport::run_timers(shell.clone(), stop_rx.clone())),
+        tokio::spawn(follow_agent_changes(
+            shell.clone(),
+            store.clone(),
+            agent_events.subscribe(),
+            stop_rx.clone(),
+        )),
+        http,
+    ];
+    Ok(Running {
+        sip_addr,
+        http_addr,
+        store,
+        shell,
+        stop: stop_tx,
+        tasks,
+        writer,
+    })
+}
+
+fn endpoint_config(config: &Config) -> EndpointConfig {
+    let sip = &config.sip;
+    EndpointConfig {
+        realm: sip.realm.clone(),
+        user_agent: sip.user_agent.clone(),
+        limits: Limits {
+            max_message_bytes: sip.max_message_bytes,
+            ..Limits::default()
+        },
+        registrar: RegistrarConfig {
+            min_expires: sip.min_expires,
+            max_expires: sip.max_expires,
+            default_expires: sip.default_expires,
+            max_bindings_per_login: sip.max_bindings_per_login,
+        },
+        // A fresh secret per start: a nonce from before a restart is
+        // "invalid", and the phone simply answers the new challenge.
+        nonce_secret: rand::random(),
+        nonce_lifetime_s: sip.nonce_lifetime_s,
+        auth_fail_limit: sip.auth_fail_limit,
+        auth_fail_window: Duration::from_secs(sip.auth_fail_window_s),
+        auth_block: Duration::from_secs(sip.auth_block_s),
+        timers: Timers::default(),
+    }
+}
+
+/// Writes registrar changes in order. A failed write is retried a few times
+/// and then logged: the binding stays live in memory either way.
+async fn write_bindings(store: Store, mut changes: mpsc::UnboundedReceiver<BindingChange>) {
+    while let Some(change) = changes.recv().await {
+        for attempt in 1..=3 {
+            let result = match &change {
+                BindingChange::Upsert(b) => store.save_binding(b).await,
+                BindingChange::Remove { login, contact } => {
+                    store.remove_binding(login, contact).await
+                }
+            };
+            match result {
+                Ok(()) => break,
+                Err(e) if attempt < 3 => {
+                    tracing::warn!(error = %e, attempt, "saving a registration failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => tracing::error!(error = %e, "saving a registration failed"),
+            }
+        }
+    }
+}
+
+/// Keeps the SIP side in step with agent changes made through the API: a
+/// new password takes effect at the next REGISTER, a deleted agent's phones
+/// are unregistered at once.
+async fn follow_agent_changes(
+    shell: Arc<SipShell>,
+    store: Store,
+    mut events: broadcast::Receiver<AgentEvent>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = stop.changed() => return,
+        };
+        match event {
+            Ok(AgentEvent::Changed(login)) => match store.sip_credentials(&login).await {
+                Ok(Some(credentials)) => shell.with_endpoint(|e| {
+                    e.upsert_agent(credentials);
+                    Vec::new()
+                }),
+                Ok(None) => shell.with_endpoint(|e| e.remove_agent(&login)),
+                Err(e) => tracing::error!(error = %e, "cannot reload agent credentials"),
+            },
+            Ok(AgentEvent::Deleted(login)) => shell.with_endpoint(|e| e.remove_agent(&login)),
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                // Missed events: reload everyone rather than guess.
+                if let Ok(agents) = store.list_agents().await {
+                    for agent in agents {
+                        if let Ok(Some(c)) = store.sip_credentials(&agent.login).await {
+                            shell.with_endpoint(|e| {
+                                e.upsert_agent(c);
+                                Vec::new()
+                            });
+                        }
+                    }
+                }
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
