@@ -209,6 +209,13 @@ fn validate_after_overrides_names_the_key() {
 }
 
 #[test]
+fn port_zero_for_both_listeners_is_not_a_collision() {
+    // tests bind port 0 for SIP and HTTP; the OS picks two different ports
+    let text = "[sip]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n";
+    assert!(Config::from_toml_str(text, "t.toml").is_ok());
+}
+
+#[test]
 fn load_reports_an_unreadable_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing.toml");
