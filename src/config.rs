@@ -845,6 +845,9 @@ fn plain_type_names(message: &str) -> String {
             out = format!("{head}{plain}");
         }
     }
+    if let Some(head) = out.strip_suffix("expected a sequence") {
+        out = format!("{head}expected an array");
+    }
     if let Some(i) = out.find("expected struct ") {
         out.truncate(i);
         out.push_str("expected a table");
