@@ -185,7 +185,7 @@ fn mistakes_are_reported_with_file_line_and_column() {
             "[database]\nurl = \"mysql://db/hotline\"\n",
             "c.toml:2:7: database url \"mysql://db/hotline\" is neither sqlite://FILE nor postgres://USER@HOST/DB",
         ),
-        // a table where a list of tables goes
+        // a number where a list of tables goes
         (
             "agents = 3\n",
             "c.toml:1:10: invalid type: integer `3`, expected an array",
