@@ -535,9 +535,13 @@ impl Config {
                 "user_agent must not contain control characters (it is sent as a header)".into(),
             );
         }
-        if self.http.listen == sip.listen
-            || (self.http.listen.port() == sip.listen.port()
-                && (self.http.listen.ip().is_unspecified() || sip.listen.ip().is_unspecified()))
+        // Port 0 asks the OS for a free port (tests): never a collision.
+        let (http_listen, sip_listen) = (self.http.listen, sip.listen);
+        if http_listen.port() != 0
+            && http_listen.port() == sip_listen.port()
+            && (http_listen.ip() == sip_listen.ip()
+                || http_listen.ip().is_unspecified()
+                || sip_listen.ip().is_unspecified())
         {
             bad(
                 "http.listen",
@@ -785,6 +789,9 @@ fn plain_type_names(message: &str) -> String {
         if let Some(head) = out.strip_suffix(rust) {
             out = format!("{head}{plain}");
         }
+    }
+    if let Some(head) = out.strip_suffix("expected a sequence") {
+        out = format!("{head}expected an array");
     }
     if let Some(i) = out.find("expected struct ") {
         out.truncate(i);

@@ -186,6 +186,11 @@ fn mistakes_are_reported_with_file_line_and_column() {
             "[database]\nurl = \"mysql://db/hotline\"\n",
             "c.toml:2:7: database url \"mysql://db/hotline\" is neither sqlite://FILE nor postgres://USER@HOST/DB",
         ),
+        // a number where a list of tables goes
+        (
+            "agents = 3\n",
+            "c.toml:1:10: invalid type: integer `3`, expected an array",
+        ),
         // broken TOML syntax
         (
             "[sip\nlisten = 1\n",
@@ -207,6 +212,13 @@ fn validate_after_overrides_names_the_key() {
         err.to_string(),
         "sip.min_expires: min_expires (7200) is greater than max_expires (3600)"
     );
+}
+
+#[test]
+fn port_zero_for_both_listeners_is_not_a_collision() {
+    // tests bind port 0 for SIP and HTTP; the OS picks two different ports
+    let text = "[sip]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n";
+    assert!(Config::from_toml_str(text, "t.toml").is_ok());
 }
 
 #[test]
