@@ -5,6 +5,7 @@ pub mod interpreter;
 pub mod model;
 pub mod parse;
 pub mod raw;
+pub mod simulate;
 pub mod validate;
 
 pub use calendar::{Calendar, CalendarTime};
@@ -12,4 +13,5 @@ pub use diagnostic::Diagnostic;
 pub use interpreter::{Input, Outcome, Output, RouteTarget, Session, TimerId};
 pub use model::*;
 pub use parse::parse;
+pub use simulate::simulate;
 pub use validate::{AnyPrompt, DirCatalog, PromptCatalog, load_dir, validate};
