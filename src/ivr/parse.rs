@@ -44,7 +44,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Script, Vec<Diagnostic>> {
         Ok(doc) => doc,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim().replace('\n', " ");
+            let message = e.message().trim().replace('\n', ": ");
             return Err(vec![r.at(&span, message)]);
         }
     };
