@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod config;
+pub mod ivr;
 pub mod mask;
 pub mod role;
 pub mod server;
