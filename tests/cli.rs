@@ -149,10 +149,7 @@ fn usage_errors_exit_2() {
     }
 }
 
-/// Depends on the real `hotline::store::Store` (branch h-store): on h-config
-/// it is a stub that creates nothing. Remove the `ignore` after the merge.
 #[test]
-#[ignore = "needs the real store from h-store (lead's merge)"]
 fn migrate_creates_the_sqlite_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("x.db");
