@@ -336,6 +336,17 @@ impl Endpoint {
                         self.respond(msg, 481, "Call/Transaction Does Not Exist")
                             .build(),
                     )
+                } else if !msg.body().is_empty() && !content_type_is_sdp(msg) {
+                    // RFC 3261 §21.4.13: we only understand SDP offers.
+                    (
+                        415,
+                        self.respond(msg, 415, "Unsupported Media Type")
+                            .header("Accept", "application/sdp")
+                            .build(),
+                    )
+                } else if !accepts_sdp(msg) {
+                    // The answer would be SDP, which the caller refuses (§21.4.7).
+                    (406, self.respond(msg, 406, "Not Acceptable").build())
                 } else {
                     // Calls arrive with the IVR (issue 4): until then a caller
                     // hears a clean "temporarily unavailable", not silence.
@@ -590,9 +601,10 @@ impl Endpoint {
         if msg.method() == Some(&Method::Ack) {
             return Vec::new(); // never answer an ACK (RFC 3261 §17.2.1)
         }
-        if msg.top_via().is_err() {
-            // A response is routed by its Via (RFC 3261 §18.2.2): without a
-            // usable one there is nowhere to send it.
+        if msg.headers("Via").next().is_none() {
+            // A response is routed by its Via (RFC 3261 §18.2.2): without
+            // one there is nowhere to send it. A Via that is present but
+            // malformed still names the hop, and the 400 goes to the source.
             self.stats.dropped_malformed += 1;
             return Vec::new();
         }
@@ -706,6 +718,33 @@ fn via_shows_nat(msg: &Message, from: Peer) -> bool {
         }
         Err(_) => true,
     }
+}
+
+/// Media type of the body, without parameters, lower-cased.
+fn content_type(msg: &Message) -> Option<String> {
+    msg.header("Content-Type").map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
+fn content_type_is_sdp(msg: &Message) -> bool {
+    content_type(msg).as_deref() == Some("application/sdp")
+}
+
+/// No Accept header means `application/sdp` (RFC 3261 §20.1).
+fn accepts_sdp(msg: &Message) -> bool {
+    let accepted = msg.header_list("Accept");
+    accepted.is_empty()
+        || accepted.iter().any(|range| {
+            let range = range.split(';').next().unwrap_or("").trim();
+            ["application/sdp", "application/*", "*/*"]
+                .iter()
+                .any(|ok| range.eq_ignore_ascii_case(ok))
+        })
 }
 
 fn has_to_tag(msg: &Message) -> bool {
