@@ -50,6 +50,10 @@ pub struct StreamFramer {
     /// Total length of the message at the front of `buf`, once its header
     /// block is complete.
     need: Option<usize>,
+    /// Content-Length seen so far in the header block being scanned.
+    length: Option<u64>,
+    /// A Content-Length value being read (it may continue on folded lines).
+    length_digits: Option<LengthDigits>,
     failed: Option<FramingError>,
 }
 
@@ -62,6 +66,8 @@ impl StreamFramer {
             buf: BytesMut::new(),
             scan: 0,
             need: None,
+            length: None,
+            length_digits: None,
             failed: None,
         }
     }
@@ -136,6 +142,7 @@ impl StreamFramer {
                 let frame = self.buf.split_to(total).freeze();
                 self.need = None;
                 self.scan = 0;
+                self.length = None;
                 Ok(Some(Frame::Message(frame)))
             }
             _ => Ok(None),
@@ -177,57 +184,39 @@ impl StreamFramer {
             {
                 return Err(FramingError::Garbage);
             }
-            let empty = content.is_empty();
             let first_line = self.scan == 0;
             self.scan = end;
-            if empty && !first_line {
+            if first_line {
+                continue;
+            }
+            if content.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+                if let Some(digits) = self.length_digits.as_mut() {
+                    digits.feed(b" ");
+                    digits.feed(content);
+                }
+                continue;
+            }
+            settle_length(&mut self.length, self.length_digits.take())?;
+            if content.is_empty() {
                 return Ok(Some(end));
+            }
+            // Only names starting with l/L/c/C can be Content-Length.
+            if matches!(content.first(), Some(b'l' | b'L' | b'c' | b'C')) {
+                if let Some(colon) = memchr::memchr(b':', content) {
+                    let name = trim_wsp(content.get(..colon).unwrap_or(&[]));
+                    if header_id(name) == names::CONTENT_LENGTH {
+                        let mut digits = LengthDigits::default();
+                        digits.feed(content.get(colon + 1..).unwrap_or(&[]));
+                        self.length_digits = Some(digits);
+                    }
+                }
             }
         }
     }
 
-    /// Total message length from the Content-Length header(s) of the header
-    /// block `buf[..head_end]`.
+    /// Total message length: the header block plus Content-Length.
     fn body_length(&self, head_end: usize) -> Result<usize, FramingError> {
-        let head = self.buf.get(..head_end).unwrap_or(&[]);
-        let mut found: Option<u64> = None;
-        let mut current: Option<LengthDigits> = None;
-        let mut settle = |acc: Option<LengthDigits>| -> Result<(), FramingError> {
-            if let Some(acc) = acc {
-                let n = acc.finish().ok_or(FramingError::InvalidContentLength)?;
-                match found {
-                    Some(prev) if prev != n => return Err(FramingError::ConflictingContentLength),
-                    _ => found = Some(n),
-                }
-            }
-            Ok(())
-        };
-        for line in head.split(|b| *b == b'\n').skip(1) {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                break;
-            }
-            if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-                if let Some(acc) = current.as_mut() {
-                    acc.feed(b" ");
-                    acc.feed(line);
-                }
-                continue;
-            }
-            settle(current.take())?;
-            if let Some(colon) = memchr::memchr(b':', line) {
-                let name = line.get(..colon).unwrap_or(&[]);
-                let name = name.strip_suffix(b" ").unwrap_or(name);
-                let name_trimmed: &[u8] = trim_wsp(name);
-                if header_id(name_trimmed) == names::CONTENT_LENGTH {
-                    let mut acc = LengthDigits::default();
-                    acc.feed(line.get(colon + 1..).unwrap_or(&[]));
-                    current = Some(acc);
-                }
-            }
-        }
-        settle(current.take())?;
-        let body = found.ok_or(FramingError::MissingContentLength)?;
+        let body = self.length.ok_or(FramingError::MissingContentLength)?;
         let body = usize::try_from(body)
             .map_err(|_| FramingError::BodyTooLarge(self.limits.max_body_bytes))?;
         if body > self.limits.max_body_bytes {
@@ -241,6 +230,21 @@ impl StreamFramer {
         }
         Ok(total)
     }
+}
+
+/// Records one complete Content-Length value; all must agree.
+fn settle_length(
+    length: &mut Option<u64>,
+    digits: Option<LengthDigits>,
+) -> Result<(), FramingError> {
+    if let Some(digits) = digits {
+        let n = digits.finish().ok_or(FramingError::InvalidContentLength)?;
+        match *length {
+            Some(prev) if prev != n => return Err(FramingError::ConflictingContentLength),
+            _ => *length = Some(n),
+        }
+    }
+    Ok(())
 }
 
 /// Control bytes that cannot appear in a start line.
@@ -260,7 +264,7 @@ fn trim_wsp(mut s: &[u8]) -> &[u8] {
 
 /// Parses `LWS 1*DIGIT LWS` incrementally (the value may be folded) with
 /// checked arithmetic and without allocating.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct LengthDigits {
     value: u64,
     digits: usize,

@@ -6,7 +6,7 @@ use super::Method;
 use super::lex::{Cursor, is_lws, is_token_byte, parse_u32_saturating, split_commas, trim_lws};
 use super::names;
 use super::parse::{Message, parse_content_length};
-use super::uri::{Uri, split_hostport};
+use super::uri::{Uri, parse_host, parse_port};
 
 /// A header that is missing or does not parse; says which and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -204,15 +204,15 @@ impl Via {
         } else {
             None
         };
-        let host_text = s.get(host_start..host_end).unwrap_or("");
-        let hostport = match port_text {
-            Some(p) => format!("{host_text}:{p}"),
-            None => host_text.to_owned(),
-        };
-        let (host, port) = split_hostport(&hostport).map_err(|e| e.within(H))?;
+        let host =
+            parse_host(s.get(host_start..host_end).unwrap_or("")).map_err(|e| e.within(H))?;
+        let port = port_text
+            .map(parse_port)
+            .transpose()
+            .map_err(|e| e.within(H))?;
         let params = parse_params(&mut c, H)?;
         Ok(Via {
-            protocol: format!("{name}/{version}"),
+            protocol: [name, "/", version].concat(),
             transport: transport.to_ascii_uppercase(),
             host,
             port,
@@ -238,7 +238,7 @@ impl NameAddr {
             if c.peek() != Some(b'<') {
                 return Err(HeaderError::new(header, "display name without <URI>"));
             }
-        } else if let Some(lt) = s.find('<') {
+        } else if let Some(lt) = memchr::memchr(b'<', s.as_bytes()) {
             let text = trim_lws(s.get(..lt).unwrap_or(""));
             if !text.bytes().all(|b| is_token_byte(b) || is_lws(b)) {
                 return Err(HeaderError::new(
@@ -249,7 +249,7 @@ impl NameAddr {
             display_name = (!text.is_empty()).then(|| text.to_owned());
             c.pos = lt;
         } else {
-            let end = s.find(';').unwrap_or(s.len());
+            let end = memchr::memchr(b';', s.as_bytes()).unwrap_or(s.len());
             let uri_text = trim_lws(s.get(..end).unwrap_or(""));
             if uri_text.contains(['?', ',']) {
                 return Err(HeaderError::new(
@@ -270,7 +270,7 @@ impl NameAddr {
         let inner_start = c.pos + 1;
         let close = s
             .get(inner_start..)
-            .and_then(|r| r.find('>'))
+            .and_then(|r| memchr::memchr(b'>', r.as_bytes()))
             .ok_or(HeaderError::new(header, "missing '>'"))?;
         let uri_text = s.get(inner_start..inner_start + close).unwrap_or("");
         let uri = Uri::parse(uri_text).map_err(|e| e.within(header))?;

@@ -65,11 +65,45 @@ pub(crate) const MAX_FORWARDS: HeaderId = HeaderId(8);
 pub(crate) const EXPIRES: HeaderId = HeaderId(10);
 pub(crate) const DATE: HeaderId = HeaderId(35);
 
+/// Candidate ids per (length, lower-cased first letter), built once, so a
+/// lookup compares against at most a few names instead of all of them.
+const BUCKET_LENGTHS: usize = 24;
+const BUCKET_SLOTS: usize = 4;
+type Buckets = Vec<[u8; BUCKET_SLOTS]>;
+
+fn bucket_index(len: usize, first: u8) -> Option<usize> {
+    let letter = first.to_ascii_lowercase();
+    (len < BUCKET_LENGTHS && letter.is_ascii_lowercase())
+        .then(|| len * 26 + usize::from(letter - b'a'))
+}
+
+fn buckets() -> &'static Buckets {
+    static BUCKETS: std::sync::OnceLock<Buckets> = std::sync::OnceLock::new();
+    BUCKETS.get_or_init(|| {
+        let mut table = vec![[0u8; BUCKET_SLOTS]; BUCKET_LENGTHS * 26];
+        for (i, (name, _)) in KNOWN.iter().enumerate() {
+            let Some(first) = name.bytes().next() else {
+                continue;
+            };
+            let Some(slot) = bucket_index(name.len(), first).and_then(|b| table.get_mut(b)) else {
+                continue;
+            };
+            if let Some(free) = slot.iter_mut().find(|id| **id == 0) {
+                *free = id_at(i).0;
+            }
+        }
+        table
+    })
+}
+
 /// Canonicalises a header name as written on the wire (any case, compact
 /// or long form). Does not allocate.
 pub(crate) fn header_id(name: &[u8]) -> HeaderId {
-    if let [single] = name {
-        let lower = single.to_ascii_lowercase();
+    let Some(&first) = name.first() else {
+        return HeaderId::EXTENSION;
+    };
+    if name.len() == 1 {
+        let lower = first.to_ascii_lowercase();
         for (i, (_, compact)) in KNOWN.iter().enumerate() {
             if *compact == Some(lower) {
                 return id_at(i);
@@ -77,9 +111,13 @@ pub(crate) fn header_id(name: &[u8]) -> HeaderId {
         }
         return HeaderId::EXTENSION;
     }
-    for (i, (canonical, _)) in KNOWN.iter().enumerate() {
-        if canonical.len() == name.len() && canonical.as_bytes().eq_ignore_ascii_case(name) {
-            return id_at(i);
+    let Some(candidates) = bucket_index(name.len(), first).and_then(|b| buckets().get(b)) else {
+        return HeaderId::EXTENSION;
+    };
+    for &id in candidates.iter().take_while(|id| **id != 0) {
+        let known = KNOWN.get(usize::from(id) - 1).map(|(n, _)| n.as_bytes());
+        if known.is_some_and(|k| k.eq_ignore_ascii_case(name)) {
+            return HeaderId(id);
         }
     }
     HeaderId::EXTENSION
@@ -107,6 +145,23 @@ pub(crate) fn same_header(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_known_name_is_found() {
+        for (i, (name, _)) in KNOWN.iter().enumerate() {
+            assert_eq!(header_id(name.as_bytes()), id_at(i), "{name}");
+            assert_eq!(
+                header_id(name.to_ascii_uppercase().as_bytes()),
+                id_at(i),
+                "{name}"
+            );
+        }
+        assert_eq!(header_id(b""), HeaderId::EXTENSION);
+        assert_eq!(
+            header_id(b"X-Very-Long-Extension-Header-Name"),
+            HeaderId::EXTENSION
+        );
+    }
 
     #[test]
     fn compact_and_long_forms_share_an_id() {
