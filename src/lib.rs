@@ -8,6 +8,7 @@
 pub mod api;
 pub mod config;
 pub mod mask;
+pub mod media;
 pub mod role;
 pub mod sip;
 pub mod store;
