@@ -6,6 +6,10 @@
 //! owns a socket and a task; `call.rs` drives it with commands and reads its
 //! events.
 
+pub mod dtmf;
 pub mod g711;
+pub mod inband;
+pub mod pacer;
+pub mod ports;
 pub mod rtp;
 pub mod sdp;
