@@ -11,5 +11,6 @@ pub mod g711;
 pub mod inband;
 pub mod pacer;
 pub mod ports;
+pub mod prompts;
 pub mod rtp;
 pub mod sdp;
