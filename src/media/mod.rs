@@ -14,3 +14,4 @@ pub mod ports;
 pub mod prompts;
 pub mod rtp;
 pub mod sdp;
+pub mod session;
