@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod ivr;
 pub mod mask;
+pub mod media;
 pub mod role;
 pub mod server;
 pub mod sip;

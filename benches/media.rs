@@ -1,0 +1,2 @@
+//! Media hot paths (filled in below).
+fn main() {}

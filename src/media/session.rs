@@ -1,0 +1,608 @@
+//! One call's RTP stream: a UDP socket on a pool port and one tokio task.
+//!
+//! The task
+//! - plays a queue of encoded prompts, one 160-byte frame every 20 ms by
+//!   [`Pacer`] deadline, with one SSRC, a continuous sequence and a
+//!   timestamp that advances 160 per 20 ms slot even while nothing is sent;
+//! - receives RTP, latches the destination onto the source of the first
+//!   valid packet (symmetric RTP, so callers behind NAT hear us) and then
+//!   only accepts packets from there;
+//! - turns RFC 4733 events (when telephone-event was negotiated) or in-band
+//!   tones (when it was not) into [`MediaEvent::Digit`];
+//! - reports [`MediaEvent::Inactive`] when no RTP arrived for the configured
+//!   time, so `call.rs` can tear down a dead call.
+//!
+//! `call.rs` talks to it through [`MediaSession`] (commands) and the event
+//! channel it passes in. Dropping the handle ends the task and returns the
+//! port to the pool.
+//!
+//! Cost per call: one task, one socket, a 2 KiB receive buffer and a few
+//! hundred bytes of state; prompt audio is shared (`Arc<[u8]>`), packets are
+//! built in a reused stack buffer, so steady-state streaming allocates
+//! nothing. For 10k concurrent calls, the next step would be to drive many
+//! sessions from a few worker tasks that wake once per 20 ms tick for all of
+//! them (one timer instead of 10k) and send with `sendmmsg`/GSO; the sans-IO
+//! pieces (pacer, sender, receivers) are already independent of the task.
+
+use super::dtmf::DtmfReceiver;
+use super::g711::CodecKind;
+use super::inband::InbandDetector;
+use super::pacer::Pacer;
+use super::ports::{PortError, PortLease, RtpPortPool};
+use super::prompts::Prompt;
+use super::rtp::{self, HEADER_LEN, RtpSender};
+use super::sdp::{Answer, Codec, Direction};
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Samples (= G.711 bytes) per 20 ms frame at 8 kHz.
+pub const FRAME_SAMPLES: usize = 160;
+
+/// Default RTP inactivity timeout (ARCHITECTURE §3).
+pub const DEFAULT_INACTIVITY: Duration = Duration::from_secs(60);
+
+/// Identifies a queued playback in [`MediaEvent::PlaybackFinished`].
+pub type PlaybackId = u64;
+
+/// What the media session needs to know from the negotiated SDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    pub codec: Codec,
+    /// telephone-event payload type; `None` switches on in-band detection.
+    pub dtmf_pt: Option<u8>,
+    /// Where to send until the first packet arrives (from SDP `c=`/`m=`).
+    /// `None` or an unspecified IP (hold) waits for the first packet.
+    pub remote: Option<SocketAddr>,
+    /// Our direction: we only send if it `sends()`.
+    pub direction: Direction,
+    /// Report [`MediaEvent::Inactive`] after this long without RTP;
+    /// `None` disables it (e.g. while the peer holds the call inactive).
+    pub inactivity_timeout: Option<Duration>,
+    /// Keep the decoded received audio (tests, diagnostics).
+    pub record: bool,
+}
+
+impl MediaConfig {
+    pub fn from_answer(answer: &Answer) -> Self {
+        MediaConfig {
+            codec: answer.codec,
+            dtmf_pt: answer.dtmf_pt,
+            remote: Some(answer.remote),
+            direction: answer.direction,
+            inactivity_timeout: Some(DEFAULT_INACTIVITY),
+            record: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// A key from RFC 4733 or in-band detection.
+    Digit(char),
+    /// A prompt queued with `play` played to its end (not sent for prompts
+    /// removed by `stop`/`silence`, nor for loops).
+    PlaybackFinished(PlaybackId),
+    /// No RTP for the inactivity timeout. Sent once; re-armed when RTP
+    /// flows again.
+    Inactive,
+}
+
+#[derive(Debug)]
+pub enum MediaCommand {
+    /// Queue encoded audio (in the session's codec); the queue plays back
+    /// to back. A running loop is cut short by a new prompt.
+    Play { id: PlaybackId, audio: Arc<[u8]> },
+    /// Queue audio that repeats until stopped (music on hold).
+    PlayLoop { id: PlaybackId, audio: Arc<[u8]> },
+    /// Barge-in: drop the queue; the next frame slot sends nothing.
+    Stop,
+    /// Drop the queue and send silence frames until the next command, to
+    /// keep the stream (and NAT bindings) alive.
+    Silence,
+    /// Renegotiated SDP (re-INVITE): codec, DTMF, address, direction.
+    Update(MediaConfig),
+    /// Hand over (and clear) the recorded audio.
+    TakeRecording(oneshot::Sender<Vec<i16>>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error(transparent)]
+    Ports(#[from] PortError),
+    #[error("cannot bind an RTP socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Handle of a running session. Cheap methods send commands; none blocks.
+#[derive(Debug)]
+pub struct MediaSession {
+    local: SocketAddr,
+    codec: CodecKind,
+    commands: mpsc::UnboundedSender<MediaCommand>,
+    task: JoinHandle<()>,
+}
+
+/// How many pool ports to try when some are taken by other programs.
+const BIND_ATTEMPTS: usize = 8;
+
+impl MediaSession {
+    /// Binds a port from `pool` on `ip` and starts the session task.
+    /// Exhausted pool → `MediaError::Ports(PortError::Exhausted)` (SIP 503).
+    pub async fn bind(
+        pool: &RtpPortPool,
+        ip: IpAddr,
+        config: MediaConfig,
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> Result<MediaSession, MediaError> {
+        let mut last_err = None;
+        for _ in 0..BIND_ATTEMPTS {
+            let lease = pool.allocate()?;
+            match UdpSocket::bind(SocketAddr::new(ip, lease.port())).await {
+                Ok(socket) => return Self::start(socket, Some(lease), config, events),
+                // Someone else holds it: the lease goes back to the end of
+                // the queue when dropped here, try the next port.
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(MediaError::Io(last_err.unwrap_or_else(|| {
+            std::io::Error::other("no RTP port could be bound")
+        })))
+    }
+
+    /// Starts a session on an already bound socket (tests bind port 0).
+    pub fn start(
+        socket: UdpSocket,
+        lease: Option<PortLease>,
+        config: MediaConfig,
+        events: mpsc::UnboundedSender<MediaEvent>,
+    ) -> Result<MediaSession, MediaError> {
+        let local = socket.local_addr()?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let codec = config.codec.kind;
+        let task = Task::new(config, events);
+        let task = tokio::spawn(task.run(socket, rx, lease));
+        Ok(MediaSession {
+            local,
+            codec,
+            commands,
+            task,
+        })
+    }
+
+    /// The address to put in our SDP.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The codec the session currently sends.
+    pub fn codec(&self) -> CodecKind {
+        self.codec
+    }
+
+    fn send(&self, cmd: MediaCommand) {
+        // The task only ends when this handle is dropped or the runtime
+        // shuts down; a command lost then has no one to act on it anyway.
+        let _ = self.commands.send(cmd);
+    }
+
+    pub fn play(&self, id: PlaybackId, audio: Arc<[u8]>) {
+        self.send(MediaCommand::Play { id, audio });
+    }
+
+    /// Plays `prompt` in the session's codec (no copy: shares its `Arc`).
+    pub fn play_prompt(&self, id: PlaybackId, prompt: &Prompt) {
+        self.play(id, prompt.encoded(self.codec));
+    }
+
+    pub fn play_loop(&self, id: PlaybackId, audio: Arc<[u8]>) {
+        self.send(MediaCommand::PlayLoop { id, audio });
+    }
+
+    pub fn play_loop_prompt(&self, id: PlaybackId, prompt: &Prompt) {
+        self.play_loop(id, prompt.encoded(self.codec));
+    }
+
+    pub fn stop(&self) {
+        self.send(MediaCommand::Stop);
+    }
+
+    pub fn silence(&self) {
+        self.send(MediaCommand::Silence);
+    }
+
+    pub fn update(&mut self, config: MediaConfig) {
+        self.codec = config.codec.kind;
+        self.send(MediaCommand::Update(config));
+    }
+
+    /// Decoded audio received so far (empty unless `record` was set).
+    pub async fn take_recording(&self) -> Vec<i16> {
+        let (tx, rx) = oneshot::channel();
+        self.send(MediaCommand::TakeRecording(tx));
+        rx.await.unwrap_or_default()
+    }
+
+    /// Ends the task and waits until the socket is closed and the port is
+    /// back in the pool.
+    pub async fn close(self) {
+        let MediaSession { commands, task, .. } = self;
+        drop(commands);
+        let _ = task.await;
+    }
+}
+
+#[derive(Debug)]
+struct Item {
+    id: PlaybackId,
+    audio: Arc<[u8]>,
+    looping: bool,
+}
+
+/// State of the session task (everything but the socket and channels, so
+/// `select!` can borrow those separately).
+struct Task {
+    config: MediaConfig,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    sender: RtpSender,
+    pacer: Pacer,
+    queue: VecDeque<Item>,
+    /// Position in the front item of `queue`.
+    position: usize,
+    fill_silence: bool,
+    /// Whether frames were being produced in the previous loop iteration.
+    active: bool,
+    remote: Option<SocketAddr>,
+    latched: bool,
+    dtmf: Option<DtmfReceiver>,
+    inband: Option<InbandDetector>,
+    last_rx: Instant,
+    inactive_reported: bool,
+    recording: Option<Vec<i16>>,
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Task {
+    fn new(config: MediaConfig, events: mpsc::UnboundedSender<MediaEvent>) -> Task {
+        let start = now();
+        let mut task = Task {
+            sender: RtpSender::new(config.codec.payload_type),
+            pacer: Pacer::new(start),
+            queue: VecDeque::new(),
+            position: 0,
+            fill_silence: false,
+            active: false,
+            remote: config.remote.filter(|a| !a.ip().is_unspecified()),
+            latched: false,
+            dtmf: None,
+            inband: None,
+            last_rx: start,
+            inactive_reported: false,
+            recording: None,
+            events,
+            config: config.clone(),
+        };
+        task.apply_config(config);
+        task
+    }
+
+    fn apply_config(&mut self, config: MediaConfig) {
+        self.sender.set_payload_type(config.codec.payload_type);
+        self.dtmf = config.dtmf_pt.map(DtmfReceiver::new);
+        self.inband = match config.dtmf_pt {
+            Some(_) => None,
+            None => Some(InbandDetector::new()),
+        };
+        if config.remote != self.config.remote {
+            // A new address in a re-INVITE: follow it and latch again.
+            self.remote = config.remote.filter(|a| !a.ip().is_unspecified());
+            self.latched = false;
+        }
+        if config.record && self.recording.is_none() {
+            self.recording = Some(Vec::new());
+        }
+        self.config = config;
+        self.last_rx = now();
+        self.inactive_reported = false;
+    }
+
+    fn emit(&self, event: MediaEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn wants_frames(&self) -> bool {
+        !self.queue.is_empty() || self.fill_silence
+    }
+
+    async fn run(
+        mut self,
+        socket: UdpSocket,
+        mut commands: mpsc::UnboundedReceiver<MediaCommand>,
+        _lease: Option<PortLease>,
+    ) {
+        let mut rbuf = [0u8; 2048];
+        let pace = tokio::time::sleep_until(tokio::time::Instant::now());
+        tokio::pin!(pace);
+        let inactivity = tokio::time::sleep_until(tokio::time::Instant::now());
+        tokio::pin!(inactivity);
+        // The deadline the inactivity timer is armed for. It is re-armed
+        // lazily: packets only move `last_rx`, and an early firing re-arms
+        // for the remaining time, so a 50 packet/s stream costs no timer
+        // operations.
+        let mut inactivity_armed: Option<Instant> = None;
+        loop {
+            let wants = self.wants_frames();
+            if wants && !self.active {
+                // Coming out of idle: catch the RTP clock up with the wall
+                // clock and start a new talk-spurt in the current slot.
+                let skipped = self.pacer.resume(now());
+                self.sender.skip(frames_to_samples(skipped));
+                self.sender.start_talkspurt();
+                pace.as_mut().reset(self.pacer.next_deadline().into());
+            }
+            self.active = wants;
+            match (self.inactivity_deadline(), inactivity_armed) {
+                (None, _) => inactivity_armed = None,
+                (Some(d), Some(a)) if d >= a => {}
+                (Some(d), _) => {
+                    inactivity_armed = Some(d);
+                    inactivity.as_mut().reset(d.into());
+                }
+            }
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => break,
+                },
+                res = socket.recv_from(&mut rbuf) => {
+                    if let Ok((len, src)) = res
+                        && let Some(datagram) = rbuf.get(..len)
+                    {
+                        self.on_datagram(datagram, src);
+                    }
+                    // Receive errors on an unconnected UDP socket are
+                    // transient (ICMP); the next recv carries on.
+                },
+                () = &mut pace, if self.active => {
+                    self.on_tick(&socket);
+                    pace.as_mut().reset(self.pacer.next_deadline().into());
+                },
+                () = &mut inactivity, if inactivity_armed.is_some() => {
+                    self.on_inactivity_timer();
+                    // Re-armed from `last_rx` at the top of the loop (not at
+                    // all once reported, until RTP flows again).
+                    inactivity_armed = None;
+                },
+            }
+        }
+    }
+
+    fn inactivity_deadline(&self) -> Option<Instant> {
+        if self.inactive_reported {
+            return None;
+        }
+        let t = self.config.inactivity_timeout?;
+        self.last_rx.checked_add(t)
+    }
+
+    fn on_inactivity_timer(&mut self) {
+        let Some(deadline) = self.inactivity_deadline() else {
+            return;
+        };
+        if now() >= deadline {
+            self.inactive_reported = true;
+            self.emit(MediaEvent::Inactive);
+        }
+    }
+
+    fn on_command(&mut self, cmd: MediaCommand) {
+        match cmd {
+            MediaCommand::Play { id, audio } => {
+                if self.queue.front().is_some_and(|i| i.looping) {
+                    self.queue.pop_front();
+                    self.position = 0;
+                }
+                self.queue.push_back(Item {
+                    id,
+                    audio,
+                    looping: false,
+                });
+            }
+            MediaCommand::PlayLoop { id, audio } => {
+                if self.queue.front().is_some_and(|i| i.looping) {
+                    self.queue.pop_front();
+                    self.position = 0;
+                }
+                self.queue.push_back(Item {
+                    id,
+                    audio,
+                    looping: true,
+                });
+            }
+            MediaCommand::Stop => {
+                self.queue.clear();
+                self.position = 0;
+                self.fill_silence = false;
+            }
+            MediaCommand::Silence => {
+                self.queue.clear();
+                self.position = 0;
+                self.fill_silence = true;
+            }
+            MediaCommand::Update(config) => self.apply_config(config),
+            MediaCommand::TakeRecording(reply) => {
+                let rec = match &mut self.recording {
+                    Some(r) => std::mem::take(r),
+                    None => Vec::new(),
+                };
+                let _ = reply.send(rec);
+            }
+        }
+    }
+
+    fn can_send(&self) -> Option<SocketAddr> {
+        if self.config.direction.sends() {
+            self.remote
+        } else {
+            None
+        }
+    }
+
+    fn on_tick(&mut self, socket: &UdpSocket) {
+        let due = self.pacer.on_tick(now());
+        if due.skipped > 0 {
+            // A stall: keep the prompt and the RTP clock on the wall clock.
+            self.advance_audio(frames_to_samples(due.skipped) as usize);
+            self.sender.skip(frames_to_samples(due.skipped));
+        }
+        for _ in 0..due.send {
+            self.send_frame(socket);
+        }
+    }
+
+    /// Moves the playback position by `samples` without sending.
+    fn advance_audio(&mut self, mut samples: usize) {
+        while samples > 0 {
+            let Some(item) = self.queue.front() else {
+                return;
+            };
+            let left = item.audio.len().saturating_sub(self.position);
+            if samples < left {
+                self.position += samples;
+                return;
+            }
+            samples -= left;
+            self.finish_front();
+        }
+    }
+
+    /// The front item reached its end: loop it or report and drop it.
+    fn finish_front(&mut self) {
+        self.position = 0;
+        match self.queue.front() {
+            Some(item) if item.looping && !item.audio.is_empty() => {}
+            Some(_) => {
+                if let Some(item) = self.queue.pop_front()
+                    && !item.looping
+                {
+                    self.emit(MediaEvent::PlaybackFinished(item.id));
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn send_frame(&mut self, socket: &UdpSocket) {
+        let silence = self.config.codec.kind.silence();
+        let mut frame = [silence; FRAME_SAMPLES];
+        // Skip empty items so they still report completion.
+        while self.queue.front().is_some_and(|i| i.audio.is_empty()) {
+            self.finish_front();
+        }
+        let Some(item) = self.queue.front() else {
+            if self.fill_silence {
+                self.transmit(socket, &frame);
+            } else {
+                // Nothing left: the slot passes silently (a gap).
+                self.sender.skip(FRAME_SAMPLES as u32);
+            }
+            return;
+        };
+        let start = self.position;
+        let end = start.saturating_add(FRAME_SAMPLES).min(item.audio.len());
+        let chunk = item.audio.get(start..end).unwrap_or_default();
+        let finished = end >= item.audio.len();
+        if chunk.len() == FRAME_SAMPLES {
+            let audio = Arc::clone(&item.audio);
+            self.position = end;
+            self.transmit(socket, audio.get(start..end).unwrap_or(&frame));
+        } else {
+            // Last, short frame: pad with silence.
+            if let Some(dst) = frame.get_mut(..chunk.len()) {
+                dst.copy_from_slice(chunk);
+            }
+            self.position = end;
+            self.transmit(socket, &frame);
+        }
+        if finished {
+            self.finish_front();
+        }
+    }
+
+    fn transmit(&mut self, socket: &UdpSocket, payload: &[u8]) {
+        let Some(remote) = self.can_send() else {
+            // On hold or no address yet: time passes, nothing is sent.
+            self.sender.skip(payload.len() as u32);
+            return;
+        };
+        let mut out = [0u8; HEADER_LEN + FRAME_SAMPLES];
+        if let Ok(len) = self.sender.write_audio(payload, &mut out)
+            && let Some(packet) = out.get(..len)
+        {
+            // A full socket buffer drops this frame rather than delay the
+            // next ones; other errors (no route) are transient as well.
+            let _ = socket.try_send_to(packet, remote);
+        }
+    }
+
+    fn on_datagram(&mut self, datagram: &[u8], src: SocketAddr) {
+        let Ok(packet) = rtp::parse(datagram) else {
+            return;
+        };
+        let pt = packet.payload_type;
+        let is_audio = pt == self.config.codec.payload_type;
+        let is_dtmf = self.config.dtmf_pt == Some(pt);
+        if !is_audio && !is_dtmf {
+            return;
+        }
+        if self.latched {
+            if self.remote != Some(src) {
+                // Not our peer: ignore (prevents injected DTMF).
+                return;
+            }
+        } else {
+            self.remote = Some(src);
+            self.latched = true;
+            tracing::debug!(%src, "RTP latched");
+        }
+        self.last_rx = now();
+        self.inactive_reported = false;
+        if is_dtmf {
+            if let Some(rx) = &mut self.dtmf
+                && let Some(d) = rx.on_packet(pt, &packet)
+            {
+                self.emit(MediaEvent::Digit(d));
+            }
+            return;
+        }
+        if self.inband.is_none() && self.recording.is_none() {
+            return;
+        }
+        let kind = self.config.codec.kind;
+        let mut pcm = [0i16; FRAME_SAMPLES];
+        for chunk in packet.payload.chunks(FRAME_SAMPLES) {
+            let pcm = pcm.get_mut(..chunk.len()).unwrap_or_default();
+            kind.decode_into(chunk, pcm);
+            if let Some(rec) = &mut self.recording {
+                rec.extend_from_slice(pcm);
+            }
+            if let Some(det) = &mut self.inband {
+                let events = &self.events;
+                det.push(pcm, |d| {
+                    let _ = events.send(MediaEvent::Digit(d));
+                });
+            }
+        }
+    }
+}
+
+fn frames_to_samples(frames: u64) -> u32 {
+    (frames.saturating_mul(FRAME_SAMPLES as u64) % (1u64 << 32)) as u32
+}
