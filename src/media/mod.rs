@@ -4,7 +4,17 @@
 //! Everything except [`session`] is sans-IO: plain data in, plain data out,
 //! time passed in as `now`. [`session::MediaSession`] is the only part that
 //! owns a socket and a task; `call.rs` drives it with commands and reads its
-//! events.
+//! [`MediaEvent`]s.
+//!
+//! Typical use by a call:
+//! 1. `SessionDescription::parse(body)?.negotiate()` → [`Answer`] (488 on
+//!    [`SdpError::NoCommonCodec`], see [`SdpError::sip_status`]);
+//! 2. `MediaSession::bind(&pool, ip, MediaConfig::from_answer(&answer), events_tx)`
+//!    (503 on [`PortError::Exhausted`]);
+//! 3. `sdp::build_answer(&offer, &answer, &LocalMedia { addr: session.local_addr(), .. })`;
+//! 4. `session.play_prompt(id, &cache.get(lang, id)?)`, `session.stop()` on a
+//!    digit (barge-in), `session.play_loop_prompt(id, &cache.moh()?)` in a queue;
+//! 5. SIP INFO bodies go through [`dtmf::parse_info_body`].
 
 pub mod dtmf;
 pub mod g711;
@@ -15,3 +25,9 @@ pub mod prompts;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
+
+pub use g711::CodecKind;
+pub use ports::{PortError, PortLease, RtpPortPool};
+pub use prompts::{Prompt, PromptCache, PromptError, check_wav};
+pub use sdp::{Answer, Codec, Direction, LocalMedia, SdpError, SessionDescription};
+pub use session::{MediaCommand, MediaConfig, MediaEvent, MediaSession, PlaybackId};

@@ -606,3 +606,32 @@ impl Task {
 fn frames_to_samples(frames: u64) -> u32 {
     (frames.saturating_mul(FRAME_SAMPLES as u64) % (1u64 << 32)) as u32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Per-call memory budget (≤ 30 KB per streaming call): the task's
+    /// future holds all per-call state except the socket and channels.
+    #[tokio::test]
+    async fn per_call_task_state_is_small() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (events, _erx) = mpsc::unbounded_channel();
+        let (_ctx, crx) = mpsc::unbounded_channel();
+        let config = MediaConfig {
+            codec: Codec {
+                payload_type: 0,
+                kind: CodecKind::Pcmu,
+            },
+            dtmf_pt: None,
+            remote: None,
+            direction: Direction::SendRecv,
+            inactivity_timeout: Some(DEFAULT_INACTIVITY),
+            record: false,
+        };
+        let fut = Task::new(config, events).run(socket, crx, None);
+        let size = std::mem::size_of_val(&fut);
+        println!("session task future: {size} bytes");
+        assert!(size < 8 * 1024, "session task future is {size} bytes");
+    }
+}

@@ -338,14 +338,22 @@ impl Message {
         if bytes.len() > limits.max_message_bytes {
             return Err(ParseError::new(K::MessageTooLarge, None));
         }
-        let buf: &[u8] = &bytes;
-        let mut pos = 0;
-        while buf.get(pos).is_some_and(|b| *b == b'\r' || *b == b'\n') {
-            pos += 1;
-        }
-        if pos >= buf.len() {
+        // Line breaks before the start line are not part of the message
+        // (RFC 3261 §7.5): drop them so `as_bytes` is the message itself.
+        let leading = bytes
+            .iter()
+            .take_while(|b| **b == b'\r' || **b == b'\n')
+            .count();
+        if leading >= bytes.len() {
             return Err(ParseError::new(K::Empty, None));
         }
+        let bytes = if leading > 0 {
+            bytes.slice(leading..)
+        } else {
+            bytes
+        };
+        let buf: &[u8] = &bytes;
+        let mut pos = 0;
         let head_start = pos;
         let mut line_no = 0usize;
         let mut start: Option<(Start, Span)> = None;
@@ -799,6 +807,13 @@ mod tests {
             parse(&big).unwrap_err().kind,
             ParseErrorKind::MessageTooLarge
         );
+    }
+
+    #[test]
+    fn leading_line_breaks_are_not_part_of_the_message() {
+        let m = parse("\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\n\r\n").unwrap();
+        assert_eq!(m.as_bytes(), b"OPTIONS sip:a@b SIP/2.0\r\n\r\n");
+        assert_eq!(m.to_bytes(), m.as_bytes());
     }
 
     #[test]
