@@ -1,0 +1,1 @@
+//! Store tests for inquiries, clients, events and the inquiry writer.
