@@ -23,11 +23,13 @@ impl Store {
     /// Writes one audit row. Callers fail the request when this fails: an
     /// unaudited read of client data is worse than no read.
     pub async fn audit(&self, entry: &AuditEntry<'_>, at_ms: i64) -> Result<(), StoreError> {
+        // Its own statement: the thread-local RNG must not live across an await.
+        let id = new_id(at_ms, &mut rand::thread_rng());
         sqlx::query(
             "INSERT INTO audit (id, at_ms, actor, action, object_kind, object_id, detail) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(new_id(at_ms, &mut rand::thread_rng()))
+        .bind(id)
         .bind(at_ms)
         .bind(entry.actor)
         .bind(entry.action)
