@@ -10,6 +10,7 @@ pub mod config;
 pub mod ivr;
 pub mod mask;
 pub mod media;
+pub mod phone;
 pub mod role;
 pub mod server;
 pub mod sip;

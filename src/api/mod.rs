@@ -4,6 +4,7 @@
 mod agents;
 mod auth;
 mod error;
+mod inquiries;
 mod time;
 
 pub use auth::CurrentUser;
@@ -51,6 +52,8 @@ pub fn router(state: AppState) -> Router {
                 .patch(agents::update)
                 .delete(agents::delete),
         )
+        .route("/api/v1/inquiries", get(inquiries::list))
+        .route("/api/v1/inquiries/{id}", get(inquiries::get))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

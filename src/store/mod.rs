@@ -7,14 +7,29 @@
 //! migrations: moving to PostgreSQL is a configuration change (ARCHITECTURE §7).
 
 mod agents;
+mod audit;
 mod bindings;
+mod clients;
+mod events;
+pub mod ids;
+mod inquiries;
+mod inquiry_writer;
 mod password;
+mod serde_time;
 mod tokens;
 
 pub use agents::{
     ADMIN_LOGIN, Agent, AgentPatch, FieldError, NewAgent, QueueSkill, SipCredentials,
     validate_new_agent, validate_patch,
 };
+pub use audit::AuditEntry;
+pub use clients::Client;
+pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED};
+pub use inquiries::{
+    Channel, Inquiry, InquiryFilter, InquiryStatus, InquiryUpdate, MAX_INQUIRY_PAGE, NewInquiry,
+    UnknownValue,
+};
+pub use inquiry_writer::{InquiryWrite, InquiryWriter};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -160,3 +175,5 @@ fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inquiries;

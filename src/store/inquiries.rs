@@ -1,0 +1,574 @@
+//! Inquiries: one per contact on any channel (a call, an e-mail, a chat, a
+//! visit), with its client, how it was routed and how it ended
+//! (ARCHITECTURE §6). Every write appends its event to the event log in
+//! the same transaction, so the timeline always matches the row.
+//!
+//! The call layer writes through [`InquiryWriter`](super::InquiryWriter),
+//! which batches; the direct methods here serve the API and tests.
+
+use super::clients::find_or_create_in;
+use super::events::{self, INQUIRY_CREATED, INQUIRY_UPDATED};
+use super::{Store, StoreError};
+use crate::phone;
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::fmt;
+use std::str::FromStr;
+
+/// How the contact arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Phone,
+    Email,
+    Chat,
+    Messenger,
+    InPerson,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 5] = [
+        Channel::Phone,
+        Channel::Email,
+        Channel::Chat,
+        Channel::Messenger,
+        Channel::InPerson,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Phone => "phone",
+            Channel::Email => "email",
+            Channel::Chat => "chat",
+            Channel::Messenger => "messenger",
+            Channel::InPerson => "in_person",
+        }
+    }
+}
+
+/// Where an inquiry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InquiryStatus {
+    New,
+    InIvr,
+    Waiting,
+    InProgress,
+    ResolvedInIvr,
+    Transferred,
+    Resolved,
+    Abandoned,
+    CallbackRequested,
+}
+
+impl InquiryStatus {
+    pub const ALL: [InquiryStatus; 9] = [
+        InquiryStatus::New,
+        InquiryStatus::InIvr,
+        InquiryStatus::Waiting,
+        InquiryStatus::InProgress,
+        InquiryStatus::ResolvedInIvr,
+        InquiryStatus::Transferred,
+        InquiryStatus::Resolved,
+        InquiryStatus::Abandoned,
+        InquiryStatus::CallbackRequested,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InquiryStatus::New => "new",
+            InquiryStatus::InIvr => "in_ivr",
+            InquiryStatus::Waiting => "waiting",
+            InquiryStatus::InProgress => "in_progress",
+            InquiryStatus::ResolvedInIvr => "resolved_in_ivr",
+            InquiryStatus::Transferred => "transferred",
+            InquiryStatus::Resolved => "resolved",
+            InquiryStatus::Abandoned => "abandoned",
+            InquiryStatus::CallbackRequested => "callback_requested",
+        }
+    }
+}
+
+/// A name that is not one of an enum's values; the message lists them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value:?} (expected one of {expected})")]
+pub struct UnknownValue {
+    pub what: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+fn parse_enum<T: Copy>(
+    what: &'static str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    s: &str,
+) -> Result<T, UnknownValue> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == s)
+        .ok_or_else(|| UnknownValue {
+            what,
+            value: s.to_string(),
+            expected: all.iter().map(|v| name(*v)).collect::<Vec<_>>().join(", "),
+        })
+}
+
+impl FromStr for Channel {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        parse_enum("channel", &Channel::ALL, Channel::as_str, s)
+    }
+}
+
+impl FromStr for InquiryStatus {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        parse_enum("status", &InquiryStatus::ALL, InquiryStatus::as_str, s)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for InquiryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A new inquiry. Its id is chosen by the caller
+/// ([`ids::new_id`](super::ids::new_id)) so the call layer can use it
+/// (recording file name, logs) before the row is written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewInquiry {
+    pub channel: Channel,
+    /// Phone number, e-mail address or handle. Phone numbers are stored
+    /// normalised ([`phone::normalize`]); `anonymous` stays as given.
+    pub from: String,
+    pub client_id: Option<String>,
+    pub status: InquiryStatus,
+    pub call_id: Option<String>,
+    pub language: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// A change to an inquiry; `None` leaves a field as it is. Serialised
+/// (without the `None`s) as the data of its `inquiry.updated` event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct InquiryUpdate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<InquiryStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ivr_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_at_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub talk_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
+}
+
+/// An inquiry as stored. Serialises to the API's JSON (ARCHITECTURE §6):
+/// `from` for the address, times as RFC 3339 (`created_at`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Inquiry {
+    pub id: String,
+    pub channel: Channel,
+    pub from: String,
+    pub client_id: Option<String>,
+    pub category: Option<String>,
+    pub topic: Option<String>,
+    pub ivr_path: Option<String>,
+    pub queue: Option<String>,
+    pub agent: Option<String>,
+    pub routing_reason: Option<String>,
+    pub status: InquiryStatus,
+    pub call_id: Option<String>,
+    pub language: Option<String>,
+    #[serde(rename = "created_at", serialize_with = "super::serde_time::ms")]
+    pub created_at_ms: i64,
+    #[serde(rename = "answered_at", serialize_with = "super::serde_time::opt_ms")]
+    pub answered_at_ms: Option<i64>,
+    #[serde(rename = "ended_at", serialize_with = "super::serde_time::opt_ms")]
+    pub ended_at_ms: Option<i64>,
+    #[serde(rename = "resolved_at", serialize_with = "super::serde_time::opt_ms")]
+    pub resolved_at_ms: Option<i64>,
+    #[serde(
+        rename = "client_informed_at",
+        serialize_with = "super::serde_time::opt_ms"
+    )]
+    pub client_informed_at_ms: Option<i64>,
+    pub wait_ms: Option<i64>,
+    pub talk_ms: Option<i64>,
+    pub recording: Option<String>,
+    pub notes: Option<String>,
+    pub resolution: Option<String>,
+}
+
+/// Which inquiries a list returns; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InquiryFilter {
+    pub status: Option<InquiryStatus>,
+    pub channel: Option<Channel>,
+    pub category: Option<String>,
+    pub topic: Option<String>,
+    pub queue: Option<String>,
+    pub agent: Option<String>,
+    pub client_id: Option<String>,
+    /// Created at or after this instant.
+    pub created_from_ms: Option<i64>,
+    /// Created strictly before this instant.
+    pub created_before_ms: Option<i64>,
+}
+
+/// Largest page [`Store::list_inquiries`] returns, whatever is asked.
+pub const MAX_INQUIRY_PAGE: i64 = 1000;
+
+const INQUIRY_COLUMNS: &str = "id, channel, from_addr, client_id, category, topic, ivr_path, \
+     queue, agent, routing_reason, status, call_id, language, created_at_ms, answered_at_ms, \
+     ended_at_ms, resolved_at_ms, client_informed_at_ms, wait_ms, talk_ms, recording, notes, \
+     resolution";
+
+fn inquiry_from_row(row: &AnyRow) -> Result<Inquiry, StoreError> {
+    let channel: String = row.try_get("channel")?;
+    let status: String = row.try_get("status")?;
+    Ok(Inquiry {
+        id: row.try_get("id")?,
+        channel: channel
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("inquiries.channel: {e}")))?,
+        from: row.try_get("from_addr")?,
+        client_id: row.try_get("client_id")?,
+        category: row.try_get("category")?,
+        topic: row.try_get("topic")?,
+        ivr_path: row.try_get("ivr_path")?,
+        queue: row.try_get("queue")?,
+        agent: row.try_get("agent")?,
+        routing_reason: row.try_get("routing_reason")?,
+        status: status
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("inquiries.status: {e}")))?,
+        call_id: row.try_get("call_id")?,
+        language: row.try_get("language")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+        answered_at_ms: row.try_get("answered_at_ms")?,
+        ended_at_ms: row.try_get("ended_at_ms")?,
+        resolved_at_ms: row.try_get("resolved_at_ms")?,
+        client_informed_at_ms: row.try_get("client_informed_at_ms")?,
+        wait_ms: row.try_get("wait_ms")?,
+        talk_ms: row.try_get("talk_ms")?,
+        recording: row.try_get("recording")?,
+        notes: row.try_get("notes")?,
+        resolution: row.try_get("resolution")?,
+    })
+}
+
+/// The address as stored: phone numbers normalised so that one number is
+/// one string whatever form the caller's phone sent.
+fn stored_from(new: &NewInquiry) -> String {
+    match new.channel {
+        Channel::Phone => {
+            phone::normalize(&new.from).unwrap_or_else(|| new.from.trim().to_string())
+        }
+        _ => new.from.trim().to_string(),
+    }
+}
+
+/// Inserts the inquiry and its `inquiry.created` event on `conn`.
+/// `Ok(false)` when the id exists already (nothing is written).
+pub(super) async fn create_in(
+    conn: &mut AnyConnection,
+    id: &str,
+    new: &NewInquiry,
+    client_id: Option<&str>,
+) -> Result<bool, StoreError> {
+    let from = stored_from(new);
+    let inserted = sqlx::query(
+        "INSERT INTO inquiries (id, channel, from_addr, client_id, status, call_id, language, \
+         created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(new.channel.as_str())
+    .bind(from.as_str())
+    .bind(client_id)
+    .bind(new.status.as_str())
+    .bind(new.call_id.as_deref())
+    .bind(new.language.as_deref())
+    .bind(new.created_at_ms)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let data = serde_json::json!({
+        "channel": new.channel,
+        "from": from,
+        "client_id": client_id,
+        "status": new.status,
+        "call_id": new.call_id,
+        "language": new.language,
+    });
+    events::append(
+        conn,
+        new.created_at_ms,
+        INQUIRY_CREATED,
+        Some(id),
+        None,
+        &data,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Applies `update` and appends its `inquiry.updated` event on `conn`.
+/// `Ok(false)` when there is no such inquiry (nothing is written).
+pub(super) async fn update_in(
+    conn: &mut AnyConnection,
+    id: &str,
+    update: &InquiryUpdate,
+    at_ms: i64,
+) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE inquiries SET status = COALESCE($2, status), ivr_path = COALESCE($3, ivr_path), \
+         category = COALESCE($4, category), topic = COALESCE($5, topic), \
+         queue = COALESCE($6, queue), agent = COALESCE($7, agent), \
+         routing_reason = COALESCE($8, routing_reason), language = COALESCE($9, language), \
+         answered_at_ms = COALESCE($10, answered_at_ms), \
+         ended_at_ms = COALESCE($11, ended_at_ms), wait_ms = COALESCE($12, wait_ms), \
+         talk_ms = COALESCE($13, talk_ms), recording = COALESCE($14, recording), \
+         updated_at_ms = $15 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(update.status.map(InquiryStatus::as_str))
+    .bind(update.ivr_path.as_deref())
+    .bind(update.category.as_deref())
+    .bind(update.topic.as_deref())
+    .bind(update.queue.as_deref())
+    .bind(update.agent.as_deref())
+    .bind(update.routing_reason.as_deref())
+    .bind(update.language.as_deref())
+    .bind(update.answered_at_ms)
+    .bind(update.ended_at_ms)
+    .bind(update.wait_ms)
+    .bind(update.talk_ms)
+    .bind(update.recording.as_deref())
+    .bind(at_ms)
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let data = serde_json::to_value(update)
+        .map_err(|e| StoreError::Corrupt(format!("inquiry update as JSON: {e}")))?;
+    events::append(
+        conn,
+        at_ms,
+        INQUIRY_UPDATED,
+        Some(id),
+        update.agent.as_deref(),
+        &data,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Creates the inquiry like [`Store::create_inquiry`], first finding
+/// or creating the client by `phone` (in the same transaction) when
+/// the phone has digits.
+pub(super) async fn create_with_client_in(
+    conn: &mut AnyConnection,
+    id: &str,
+    new: &NewInquiry,
+    phone_for_client: Option<&str>,
+) -> Result<bool, StoreError> {
+    let phone = phone_for_client.and_then(phone::normalize);
+    let client_id = match phone {
+        Some(phone) => Some(find_or_create_in(conn, &phone, new.created_at_ms).await?),
+        None => new.client_id.clone(),
+    };
+    create_in(conn, id, new, client_id.as_deref()).await
+}
+
+/// `<created_at_ms>.<id>` of the last row of a page. Keyset paging on the
+/// same (created_at_ms, id) order as the index: inquiries inserted while
+/// someone pages never shift or repeat the rows they still have to see.
+fn encode_cursor(i: &Inquiry) -> String {
+    format!("{}.{}", i.created_at_ms, i.id)
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, &str), StoreError> {
+    cursor
+        .split_once('.')
+        .and_then(|(ms, id)| Some((ms.parse().ok()?, id)))
+        .filter(|(_, id)| !id.is_empty())
+        .ok_or_else(|| StoreError::Invalid {
+            field: "cursor",
+            message: "is not a cursor returned by this list".into(),
+        })
+}
+
+/// A value for one `$N` placeholder of a query built at run time.
+enum Param<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+impl Store {
+    /// Starts a transaction that will write. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
+    /// first and writes later fails with SQLITE_BUSY, instead of waiting,
+    /// when another connection wrote in between.
+    pub(super) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        let sqlite = self
+            .pool
+            .connect_options()
+            .database_url
+            .scheme()
+            .starts_with("sqlite");
+        let statement = if sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        Ok(self.pool.begin_with(statement).await?)
+    }
+
+    /// Writes a new inquiry and its `inquiry.created` event. `Conflict`
+    /// when the id is taken.
+    pub async fn create_inquiry(&self, id: &str, new: &NewInquiry) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        if !create_in(&mut tx, id, new, new.client_id.as_deref()).await? {
+            return Err(StoreError::Conflict(format!("inquiry {id} exists")));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies `update` and appends its `inquiry.updated` event at `at_ms`.
+    /// `NotFound` when there is no such inquiry.
+    pub async fn update_inquiry(
+        &self,
+        id: &str,
+        update: &InquiryUpdate,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        if !update_in(&mut tx, id, update, at_ms).await? {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_inquiry(&self, id: &str) -> Result<Option<Inquiry>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {INQUIRY_COLUMNS} FROM inquiries WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(inquiry_from_row)
+        .transpose()
+    }
+
+    /// Up to `limit` inquiries matching `filter`, newest first, after
+    /// `cursor` (from a previous page); the second value is the cursor of
+    /// the next page, `None` on the last one.
+    pub async fn list_inquiries(
+        &self,
+        filter: &InquiryFilter,
+        limit: i64,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Inquiry>, Option<String>), StoreError> {
+        let limit = limit.clamp(1, MAX_INQUIRY_PAGE);
+        let mut conditions: Vec<String> = Vec::new();
+        let mut params: Vec<Param<'_>> = Vec::new();
+        let text_filters: [(&str, Option<&str>); 7] = [
+            ("status", filter.status.map(InquiryStatus::as_str)),
+            ("channel", filter.channel.map(Channel::as_str)),
+            ("category", filter.category.as_deref()),
+            ("topic", filter.topic.as_deref()),
+            ("queue", filter.queue.as_deref()),
+            ("agent", filter.agent.as_deref()),
+            ("client_id", filter.client_id.as_deref()),
+        ];
+        for (column, value) in text_filters {
+            if let Some(value) = value {
+                params.push(Param::Text(value));
+                conditions.push(format!("{column} = ${}", params.len()));
+            }
+        }
+        if let Some(from) = filter.created_from_ms {
+            params.push(Param::Int(from));
+            conditions.push(format!("created_at_ms >= ${}", params.len()));
+        }
+        if let Some(before) = filter.created_before_ms {
+            params.push(Param::Int(before));
+            conditions.push(format!("created_at_ms < ${}", params.len()));
+        }
+        if let Some(cursor) = cursor {
+            let (ms, id) = decode_cursor(cursor)?;
+            params.push(Param::Int(ms));
+            let ms_n = params.len();
+            params.push(Param::Text(id));
+            let id_n = params.len();
+            conditions.push(format!(
+                "(created_at_ms < ${ms_n} OR (created_at_ms = ${ms_n} AND id < ${id_n}))"
+            ));
+        }
+        // One extra row tells whether another page exists.
+        params.push(Param::Int(limit.saturating_add(1)));
+        let limit_n = params.len();
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {INQUIRY_COLUMNS} FROM inquiries {where_clause} \
+             ORDER BY created_at_ms DESC, id DESC LIMIT ${limit_n}"
+        );
+        let mut query = sqlx::query(&sql);
+        for p in params {
+            query = match p {
+                Param::Text(s) => query.bind(s),
+                Param::Int(n) => query.bind(n),
+            };
+        }
+        let mut items = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(inquiry_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let page = usize::try_from(limit).unwrap_or(usize::MAX);
+        let next = if items.len() > page {
+            items.truncate(page);
+            items.last().map(encode_cursor)
+        } else {
+            None
+        };
+        Ok((items, next))
+    }
+}

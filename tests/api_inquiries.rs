@@ -1,0 +1,355 @@
+//! `GET /api/v1/inquiries` and `/{id}` over a real socket: newest first,
+//! filters, cursor paging, the event timeline, auth errors and the
+//! manager's view of only their own inquiries.
+
+#[path = "common/api_helpers.rs"]
+mod api_helpers;
+
+use api_helpers::{Reply, TestServer, temp_db};
+use hotline::role::Role;
+use hotline::store::ids::new_id;
+use hotline::store::{
+    Channel, InquiryStatus, InquiryUpdate, InquiryWrite, InquiryWriter, NewInquiry,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// 2025-03-01T09:00:00Z
+const T0: i64 = 1_740_819_600_000;
+const HOUR: i64 = 3_600_000;
+
+fn assert_error(r: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.json["error"]["code"], code, "{}", r.text);
+}
+
+fn ids(r: &Reply) -> Vec<String> {
+    r.json["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items: {}", r.text))
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+struct Seeded {
+    /// Newest first.
+    newest_first: Vec<String>,
+    anna: String,
+    boris: String,
+}
+
+/// Five calls one hour apart, written through the call layer's writer:
+/// #1 handled by anna, #3 by boris, #4 an e-mail, #0 resolved in the IVR.
+async fn seed(s: &TestServer) -> Seeded {
+    let (writer, _task) = InquiryWriter::spawn(s.store.clone());
+    let mut created = Vec::new();
+    for i in 0..5_i64 {
+        let at = T0 + i * HOUR;
+        let id = new_id(at, &mut rand::thread_rng());
+        let (channel, from) = if i == 4 {
+            (Channel::Email, "pupil@example.org".to_string())
+        } else {
+            (Channel::Phone, format!("8 916 000-00-0{i}"))
+        };
+        writer.send(InquiryWrite::Create {
+            id: id.clone(),
+            inquiry: NewInquiry {
+                channel,
+                from: from.clone(),
+                client_id: None,
+                status: InquiryStatus::InIvr,
+                call_id: Some(format!("call-{i}")),
+                language: Some("ru".into()),
+                created_at_ms: at,
+            },
+            phone_for_client: (channel == Channel::Phone).then_some(from),
+        });
+        created.push(id);
+    }
+    let update = |id: &str, update: InquiryUpdate, at_ms: i64| InquiryWrite::Update {
+        id: id.to_string(),
+        update,
+        at_ms,
+    };
+    writer.send(update(
+        &created[0],
+        InquiryUpdate {
+            ivr_path: Some("1,1".into()),
+            category: Some("applicant".into()),
+            topic: Some("admission".into()),
+            status: Some(InquiryStatus::ResolvedInIvr),
+            ended_at_ms: Some(T0 + 60_000),
+            ..Default::default()
+        },
+        T0 + 60_000,
+    ));
+    for (i, agent) in [(1, "anna"), (3, "boris")] {
+        writer.send(update(
+            &created[i],
+            InquiryUpdate {
+                status: Some(InquiryStatus::InProgress),
+                queue: Some("admission".into()),
+                agent: Some(agent.into()),
+                category: Some("parent".into()),
+                answered_at_ms: Some(T0 + i as i64 * HOUR + 30_000),
+                wait_ms: Some(30_000),
+                ..Default::default()
+            },
+            T0 + i as i64 * HOUR + 30_000,
+        ));
+    }
+    writer.flush().await;
+    Seeded {
+        anna: created[1].clone(),
+        boris: created[3].clone(),
+        newest_first: created.into_iter().rev().collect(),
+    }
+}
+
+#[tokio::test]
+async fn admin_lists_newest_first_with_the_architecture_field_names() {
+    let (_dir, db) = temp_db();
+    let s = TestServer::start(&db).await;
+    let seeded = seed(&s).await;
+    let token = s.admin_token().await;
+
+    let r = s.get("/api/v1/inquiries", &token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(ids(&r), seeded.newest_first);
+    assert_eq!(r.json["next_cursor"], Value::Null);
+
+    let oldest = &r.json["items"][4];
+    assert_eq!(oldest["channel"], "phone");
+    assert_eq!(oldest["from"], "79160000000", "caller number normalised");
+    assert!(oldest["client_id"].is_string(), "client found or created");
+    assert_eq!(oldest["ivr_path"], "1,1");
+    assert_eq!(oldest["category"], "applicant");
+    assert_eq!(oldest["topic"], "admission");
+    assert_eq!(oldest["status"], "resolved_in_ivr");
+    assert_eq!(oldest["created_at"], "2025-03-01T09:00:00Z");
+    assert_eq!(oldest["ended_at"], "2025-03-01T09:01:00Z");
+    assert_eq!(oldest["answered_at"], Value::Null);
+    for field in [
+        "queue",
+        "agent",
+        "routing_reason",
+        "resolved_at",
+        "client_informed_at",
+        "wait_ms",
+        "talk_ms",
+        "recording",
+        "notes",
+        "resolution",
+        "language",
+    ] {
+        assert!(oldest.get(field).is_some(), "{field}: {oldest}");
+    }
+    let email = &r.json["items"][0];
+    assert_eq!(email["channel"], "email");
+    assert_eq!(email["from"], "pupil@example.org");
+    assert_eq!(email["client_id"], Value::Null);
+}
+
+#[tokio::test]
+async fn filters_narrow_the_list() {
+    let (_dir, db) = temp_db();
+    let s = TestServer::start(&db).await;
+    let seeded = seed(&s).await;
+    let token = s.admin_token().await;
+    let list = |q: &str| format!("/api/v1/inquiries?{q}");
+
+    let r = s.get(&list("status=in_progress"), &token).await;
+    assert_eq!(ids(&r), [seeded.boris.clone(), seeded.anna.clone()]);
+    let r = s
+        .get(&list("agent=anna&queue=admission&category=parent"), &token)
+        .await;
+    assert_eq!(ids(&r), std::slice::from_ref(&seeded.anna));
+    let r = s.get(&list("channel=email"), &token).await;
+    assert_eq!(ids(&r), seeded.newest_first[..1]);
+    let r = s.get(&list("status=resolved_in_ivr"), &token).await;
+    let client_id = r.json["items"][0]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .get(&list(&format!("client_id={client_id}")), &token)
+        .await;
+    assert_eq!(ids(&r).len(), 1);
+    // 10:00..12:00 UTC: calls #1 and #2 (12:00 is exclusive).
+    let r = s
+        .get(
+            &list("from=2025-03-01T10:00:00Z&to=2025-03-01T12:00:00Z"),
+            &token,
+        )
+        .await;
+    assert_eq!(ids(&r), seeded.newest_first[2..4].to_vec());
+    // The same window in Moscow time.
+    let r = s
+        .get(
+            &list("from=2025-03-01T13:00:00%2B03:00&to=2025-03-01T15:00:00%2B03:00"),
+            &token,
+        )
+        .await;
+    assert_eq!(ids(&r), seeded.newest_first[2..4].to_vec());
+    // Whole days: `to` includes its date.
+    let r = s.get(&list("from=2025-03-01&to=2025-03-01"), &token).await;
+    assert_eq!(ids(&r).len(), 5);
+    let r = s.get(&list("from=2025-03-02"), &token).await;
+    assert!(ids(&r).is_empty());
+    let r = s.get(&list("status="), &token).await;
+    assert_eq!(ids(&r).len(), 5, "an empty filter is no filter");
+}
+
+#[tokio::test]
+async fn cursor_pages_are_stable_while_calls_arrive() {
+    let (_dir, db) = temp_db();
+    let s = TestServer::start(&db).await;
+    let seeded = seed(&s).await;
+    let token = s.admin_token().await;
+
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/inquiries?limit=2".to_string();
+    for page in 0.. {
+        let r = s.get(&path, &token).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(ids(&r).len() <= 2);
+        seen.extend(ids(&r));
+        // A new call lands between page requests.
+        let at = T0 + 10 * HOUR + page;
+        s.store
+            .create_inquiry(
+                &new_id(at, &mut rand::thread_rng()),
+                &NewInquiry {
+                    channel: Channel::Phone,
+                    from: "100".into(),
+                    client_id: None,
+                    status: InquiryStatus::InIvr,
+                    call_id: None,
+                    language: None,
+                    created_at_ms: at,
+                },
+            )
+            .await
+            .unwrap();
+        match r.json["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/inquiries?limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, seeded.newest_first);
+}
+
+#[tokio::test]
+async fn get_returns_the_inquiry_with_its_timeline() {
+    let (_dir, db) = temp_db();
+    let s = TestServer::start(&db).await;
+    let seeded = seed(&s).await;
+    let token = s.admin_token().await;
+
+    let r = s
+        .get(&format!("/api/v1/inquiries/{}", seeded.anna), &token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json["id"], seeded.anna.as_str());
+    assert_eq!(r.json["agent"], "anna");
+    assert_eq!(r.json["status"], "in_progress");
+    assert_eq!(r.json["wait_ms"], 30_000);
+    let events = r.json["events"].as_array().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["inquiry.created", "inquiry.updated"]);
+    assert_eq!(events[0]["at"], "2025-03-01T10:00:00Z");
+    assert_eq!(events[1]["at"], "2025-03-01T10:00:30Z");
+    assert_eq!(events[1]["agent"], "anna");
+    assert_eq!(events[1]["data"]["status"], "in_progress");
+    assert_eq!(events[1]["inquiry_id"], seeded.anna.as_str());
+    assert!(
+        s.store.count_audit("inquiry", &seeded.anna).await.unwrap() >= 1,
+        "the read is audited"
+    );
+
+    let r = s
+        .get("/api/v1/inquiries/01JNKQ0000000000000000000Z", &token)
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn auth_and_validation_errors() {
+    let (_dir, db) = temp_db();
+    let s = TestServer::start(&db).await;
+    let seeded = seed(&s).await;
+    let token = s.admin_token().await;
+
+    for path in [
+        "/api/v1/inquiries".to_string(),
+        format!("/api/v1/inquiries/{}", seeded.anna),
+    ] {
+        let r = s.request(reqwest::Method::GET, &path, None, None).await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "unauthenticated");
+        let r = s.get(&path, "not-a-token").await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_token");
+    }
+
+    let r = s
+        .get(
+            "/api/v1/inquiries?limit=0&status=lost&channel=fax&from=yesterday&to=2025-02-30",
+            &token,
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    for field in ["limit", "status", "channel", "from", "to"] {
+        assert!(
+            r.json["error"]["fields"][field].is_string(),
+            "{field}: {}",
+            r.text
+        );
+    }
+    let r = s.get("/api/v1/inquiries?cursor=garbage", &token).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(
+        r.json["error"]["fields"]["cursor"].is_string(),
+        "{}",
+        r.text
+    );
+    let r = s.get("/api/v1/inquiries?stauts=new", &token).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "bad_query");
+}
+
+#[tokio::test]
+async fn a_manager_sees_only_their_own_inquiries() {
+    let (_dir, db) = temp_db();
+    let s = TestServer::start(&db).await;
+    let seeded = seed(&s).await;
+    let anna = s.user_with_role("anna", Role::AdmissionManager).await;
+    let head = s.user_with_role("olga", Role::Head).await;
+
+    let r = s.get("/api/v1/inquiries", &anna).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(ids(&r), std::slice::from_ref(&seeded.anna));
+    let r = s.get("/api/v1/inquiries?agent=anna", &anna).await;
+    assert_eq!(ids(&r), std::slice::from_ref(&seeded.anna));
+    let r = s.get("/api/v1/inquiries?agent=boris", &anna).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+
+    let r = s
+        .get(&format!("/api/v1/inquiries/{}", seeded.anna), &anna)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = s
+        .get(&format!("/api/v1/inquiries/{}", seeded.boris), &anna)
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(
+        s.store.count_audit("inquiry", &seeded.boris).await.unwrap(),
+        0,
+        "a refused read returns no data"
+    );
+
+    let r = s.get("/api/v1/inquiries", &head).await;
+    assert_eq!(ids(&r), seeded.newest_first, "the head sees everything");
+    let r = s
+        .get(&format!("/api/v1/inquiries/{}", seeded.boris), &head)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
