@@ -132,7 +132,7 @@ fn a_broken_edit_is_refused_with_positions_and_the_old_version_stays() {
     let site = site();
     let registry = site.open();
     let before = registry.lookup("hotline").unwrap();
-    let mut changes = registry.subscribe();
+    let changes = registry.subscribe();
 
     // a menu key that goes nowhere, on line 38 of the shipped script
     site.edit("\"0\" = \"operator\"", "\"0\" = \"operatr\"");
