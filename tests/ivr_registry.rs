@@ -134,7 +134,7 @@ fn a_broken_edit_is_refused_with_positions_and_the_old_version_stays() {
     let before = registry.lookup("hotline").unwrap();
     let changes = registry.subscribe();
 
-    // a menu key that goes nowhere, on line 38 of the shipped script
+    // a menu key that leads to a node that does not exist
     site.edit("\"0\" = \"operator\"", "\"0\" = \"operatr\"");
     let problems = registry.check_now().expect("a change").unwrap_err();
     let file = site.script().display().to_string();
