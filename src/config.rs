@@ -14,6 +14,7 @@
 //! the key path it is about (`agents[1].password`), which a span index built
 //! from a second, generic pass over the document turns into a line and column.
 
+use crate::ivr::Calendar;
 use crate::role::Role;
 use crate::sip::digest::Algorithm;
 use crate::store::QueueSkill;
@@ -36,6 +37,13 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub media: MediaConfig,
     pub paths: PathsConfig,
+    /// Working hours, time zone and holidays for `business_hours` IVR nodes.
+    #[serde(
+        deserialize_with = "calendar_toml::deserialize",
+        serialize_with = "calendar_toml::serialize"
+    )]
+    pub calendar: Calendar,
+    pub ivr: IvrConfig,
     /// Operators upserted into the store at start (demos and tests). Agents
     /// can also be managed through the API; these win on every start.
     pub agents: Vec<AgentConfig>,
@@ -282,6 +290,28 @@ impl Default for PathsConfig {
         }
     }
 }
+
+/// The IVR runtime around the scripts in `paths.ivr_dir`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IvrConfig {
+    /// How often the IVR and prompt directories are polled for edits, in
+    /// milliseconds; 0 turns hot reload off. Polling (not inotify) so it
+    /// works the same on every filesystem, network mounts and containers
+    /// included; one poll only stats a few dozen files.
+    pub reload_interval_ms: u64,
+}
+
+impl Default for IvrConfig {
+    fn default() -> Self {
+        IvrConfig {
+            reload_interval_ms: 1000,
+        }
+    }
+}
+
+/// Shortest non-zero `ivr.reload_interval_ms`: faster polling only burns CPU.
+pub const MIN_RELOAD_INTERVAL_MS: u64 = 100;
 
 /// An operator listed in the config, upserted at start.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -576,6 +606,17 @@ impl Config {
             );
         }
 
+        let interval = self.ivr.reload_interval_ms;
+        if interval != 0 && interval < MIN_RELOAD_INTERVAL_MS {
+            bad(
+                "ivr.reload_interval_ms",
+                &[],
+                format!(
+                    "reload_interval_ms ({interval}) is below {MIN_RELOAD_INTERVAL_MS}: use 0 to turn hot reload off"
+                ),
+            );
+        }
+
         let mut logins = HashSet::new();
         for (i, agent) in self.agents.iter().enumerate() {
             let key = |field: &str| format!("agents[{i}].{field}");
@@ -645,6 +686,135 @@ impl Config {
             }
         }
         out
+    }
+}
+
+/// `[calendar]` as written in TOML, checked value by value.
+///
+/// [`Calendar`] deserializes itself from its whole table, so a bad value
+/// would be reported at the table. Here each value is checked as it is
+/// read, so the error carries *that value's* position (`c.toml:3:13: bad
+/// holiday ...`), and the weekdays are fields, so a misspelt day gets the
+/// usual "unknown key ..., did you mean" message. The rules themselves stay
+/// in [`crate::ivr::calendar`]: each value is validated by building a
+/// calendar from it alone.
+mod calendar_toml {
+    use crate::ivr::Calendar;
+    use crate::ivr::calendar::{CalendarConfig, Weekday};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+    use std::collections::BTreeMap;
+
+    /// A string accepted by `Calendar::try_from` when it is the only value.
+    /// `WHAT` says which value: [`OFFSET`], [`HOLIDAY`], or `HOURS + n`
+    /// for the hours of `Weekday::ALL[n]` (so a message names the right day).
+    struct Checked<const WHAT: usize>(String);
+
+    const OFFSET: usize = 100;
+    const HOLIDAY: usize = 101;
+    const HOURS: usize = 0;
+
+    impl<'de, const WHAT: usize> Deserialize<'de> for Checked<WHAT> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            let text = String::deserialize(deserializer)?;
+            let mut alone = CalendarConfig::default();
+            match WHAT {
+                OFFSET => alone.utc_offset = Some(text.clone()),
+                HOLIDAY => alone.holidays = vec![text.clone()],
+                day => {
+                    let day = Weekday::ALL.get(day).copied().unwrap_or(Weekday::Mon);
+                    alone.hours = Some(BTreeMap::from([(day.key().to_string(), text.clone())]));
+                }
+            }
+            Calendar::try_from(alone).map_err(de::Error::custom)?;
+            Ok(Checked(text))
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Table {
+        #[serde(default)]
+        utc_offset: Option<Checked<OFFSET>>,
+        #[serde(default)]
+        hours: Option<Hours>,
+        #[serde(default)]
+        holidays: Vec<Checked<HOLIDAY>>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Hours {
+        mon: Option<Checked<HOURS>>,
+        tue: Option<Checked<{ HOURS + 1 }>>,
+        wed: Option<Checked<{ HOURS + 2 }>>,
+        thu: Option<Checked<{ HOURS + 3 }>>,
+        fri: Option<Checked<{ HOURS + 4 }>>,
+        sat: Option<Checked<{ HOURS + 5 }>>,
+        sun: Option<Checked<{ HOURS + 6 }>>,
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Calendar, D::Error> {
+        let table = Table::deserialize(deserializer)?;
+        let hours = table.hours.map(|h| {
+            [
+                ("mon", h.mon.map(|c| c.0)),
+                ("tue", h.tue.map(|c| c.0)),
+                ("wed", h.wed.map(|c| c.0)),
+                ("thu", h.thu.map(|c| c.0)),
+                ("fri", h.fri.map(|c| c.0)),
+                ("sat", h.sat.map(|c| c.0)),
+                ("sun", h.sun.map(|c| c.0)),
+            ]
+            .into_iter()
+            .filter_map(|(day, spec)| spec.map(|spec| (day.to_string(), spec)))
+            .collect()
+        });
+        Calendar::try_from(CalendarConfig {
+            utc_offset: table.utc_offset.map(|o| o.0),
+            hours,
+            holidays: table.holidays.into_iter().map(|h| h.0).collect(),
+        })
+        .map_err(de::Error::custom)
+    }
+
+    /// The inverse of [`deserialize`], in the same spelling as the example
+    /// file: every weekday written out, `closed` for a day off.
+    pub fn serialize<S: Serializer>(calendar: &Calendar, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Days<'a>(&'a Calendar);
+        impl Serialize for Days<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(7))?;
+                for (day, intervals) in Weekday::ALL.iter().zip(&self.0.weekly) {
+                    map.serialize_entry(day.key(), &intervals_text(intervals))?;
+                }
+                map.end()
+            }
+        }
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry("utc_offset", &offset_text(calendar.utc_offset_minutes))?;
+        map.serialize_entry("hours", &Days(calendar))?;
+        let holidays: Vec<String> = calendar.holidays.iter().map(ToString::to_string).collect();
+        map.serialize_entry("holidays", &holidays)?;
+        map.end()
+    }
+
+    fn offset_text(minutes: i32) -> String {
+        let sign = if minutes < 0 { '-' } else { '+' };
+        let minutes = minutes.unsigned_abs();
+        format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+    }
+
+    fn intervals_text(intervals: &[(u16, u16)]) -> String {
+        if intervals.is_empty() {
+            return "closed".to_string();
+        }
+        let clock = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
+        intervals
+            .iter()
+            .map(|&(start, end)| format!("{}-{}", clock(start), clock(end)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -726,6 +896,7 @@ fn explain_toml_error(
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
+    let span = span.map(|s| spans.narrow_to_element(s, text, &message));
     let start = span.as_ref().map(|s| s.start);
     let key = start.and_then(|s| spans.key_at(s));
     if let Some(rest) = message.strip_prefix("unknown field `") {
@@ -902,6 +1073,33 @@ impl SpanIndex {
             .rev()
             .find(|e| e.value.start == offset)
             .map(|e| e.path.clone())
+    }
+
+    /// A value inside an array is reported at the whole array; when the
+    /// message quotes the bad value (`` bad holiday `2026-13-01` ``), point
+    /// at the element holding it instead.
+    fn narrow_to_element(&self, span: Range<usize>, text: &str, message: &str) -> Range<usize> {
+        let Some(quoted) = message.split('`').nth(1) else {
+            return span;
+        };
+        let Some(array) = self.entries.iter().find(|e| {
+            e.value == span && text.get(span.clone()).is_some_and(|t| t.starts_with('['))
+        }) else {
+            return span;
+        };
+        let prefix = format!("{}[", array.path);
+        self.entries
+            .iter()
+            .filter(|e| {
+                e.path
+                    .strip_prefix(&prefix)
+                    .is_some_and(|index| !index.contains(['.', '[']))
+            })
+            .find(|e| {
+                text.get(e.value.clone())
+                    .is_some_and(|v| v.trim_matches(['"', '\'']) == quoted)
+            })
+            .map_or(span, |e| e.value.clone())
     }
 
     /// The key path whose key starts at `offset` (for "unknown field" errors,

@@ -6,6 +6,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use hotline::config::{Config, ConfigError, PortRange};
+use hotline::ivr::{AnyPrompt, Calendar, CalendarTime, DirCatalog, PromptCatalog};
+use hotline::media::prompts::check_wav;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,12 +31,112 @@ struct Cli {
 enum Command {
     /// Run the SIP and HTTP servers until SIGTERM or Ctrl-C.
     Serve(ServeArgs),
-    /// Validate configuration files; prints `file:line:col: message` per
-    /// problem and exits 1 if there is any. Without FILES checks
-    /// ./hotline.toml (if present) and the built-in defaults.
-    Check { files: Vec<PathBuf> },
+    /// Validate configuration files and IVR scripts; prints
+    /// `file:line:col: message` per problem and exits 1 if there is any.
+    /// A file with a `[flow]` table is an IVR script, checked against the
+    /// prompts directory; any other is a config. Without FILES checks
+    /// ./hotline.toml (if present), the built-in defaults and every script
+    /// in the IVR directory.
+    Check(CheckArgs),
     /// Apply the database migrations and exit.
     Migrate(MigrateArgs),
+    /// IVR tools for admins.
+    Ivr {
+        #[command(subcommand)]
+        command: IvrCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Config files and IVR scripts to check.
+    files: Vec<PathBuf>,
+    /// Config file that names the IVR and prompts directories (default:
+    /// ./hotline.toml if it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of IVR scripts checked when no FILES are given [default: ivr-scripts].
+    #[arg(long, value_name = "DIR")]
+    ivr_dir: Option<PathBuf>,
+    /// Directory of prompts the scripts are checked against [default: prompts].
+    #[arg(long, value_name = "DIR")]
+    prompts_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum IvrCommand {
+    /// Walk a flow with a key sequence, no network: prints each prompt,
+    /// each key, where silence leads once the keys run out, and the final
+    /// action (`outcome <status> path=... category=... topic=...`).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    /// The IVR script.
+    file: PathBuf,
+    /// Keys pressed, in order: `1,1`, `11` or `1,*,0` (0-9, * and #); ""
+    /// for a caller who presses nothing.
+    #[arg(value_parser = parse_keys)]
+    digits: Keys,
+    /// Local time of the call, `YYYY-MM-DDTHH:MM`, for `business_hours`
+    /// [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_local_time)]
+    at: Option<CalendarTime>,
+    /// Call outside working hours, whatever the time.
+    #[arg(long, conflicts_with = "open")]
+    closed: bool,
+    /// Call inside working hours, whatever the time.
+    #[arg(long)]
+    open: bool,
+    /// Config file with the `[calendar]` (default: ./hotline.toml if it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory of prompts the script is checked against [default: prompts].
+    #[arg(long, value_name = "DIR")]
+    prompts_dir: Option<PathBuf>,
+}
+
+/// DTMF keys from the command line.
+#[derive(Debug, Clone)]
+struct Keys(Vec<char>);
+
+fn parse_keys(text: &str) -> Result<Keys, String> {
+    text.chars()
+        .filter(|c| *c != ',' && !c.is_whitespace())
+        .map(|c| {
+            if c.is_ascii_digit() || c == '*' || c == '#' {
+                Ok(c)
+            } else {
+                Err(format!("invalid key `{c}`: keys are 0-9, * and #"))
+            }
+        })
+        .collect::<Result<Vec<char>, String>>()
+        .map(Keys)
+}
+
+fn parse_local_time(text: &str) -> Result<CalendarTime, String> {
+    let bad = || format!("invalid time `{text}`: expected YYYY-MM-DDTHH:MM, e.g. 2026-11-26T10:00");
+    let (date, time) = text.trim().split_once(['T', ' ']).ok_or_else(bad)?;
+    let mut ymd = date.splitn(3, '-');
+    let mut hm = time.splitn(2, ':');
+    let next = |parts: &mut std::str::SplitN<'_, char>| -> Result<u32, String> {
+        parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)
+    };
+    let year = next(&mut ymd)?;
+    let month = next(&mut ymd)?;
+    let day = next(&mut ymd)?;
+    let hour = next(&mut hm)?;
+    let minute = next(&mut hm)?;
+    let narrow = |n: u32| u8::try_from(n).map_err(|_| bad());
+    CalendarTime::new(
+        i32::try_from(year).map_err(|_| bad())?,
+        narrow(month)?,
+        narrow(day)?,
+        narrow(hour)?,
+        narrow(minute)?,
+    )
+    .ok_or_else(bad)
 }
 
 #[derive(Debug, Args)]
@@ -78,9 +180,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     match cli.command {
-        Command::Check { files } => check(&files),
+        Command::Check(args) => check(args),
         Command::Serve(args) => serve(args),
         Command::Migrate(args) => migrate(args),
+        Command::Ivr {
+            command: IvrCommand::Simulate(args),
+        } => simulate(args),
     }
 }
 
@@ -96,31 +201,171 @@ fn init_logging() {
         .init();
 }
 
-fn check(files: &[PathBuf]) -> ExitCode {
+fn check(args: CheckArgs) -> ExitCode {
     let mut failed = false;
-    let mut report = |label: &str, result: Result<Config, ConfigError>| match result {
-        Ok(_) => println!("ok: {label}"),
-        Err(e) => {
-            eprintln!("{e}");
-            failed = true;
-        }
-    };
-    if files.is_empty() {
-        let default_file = Path::new(DEFAULT_CONFIG_FILE);
-        if default_file.exists() {
-            report(DEFAULT_CONFIG_FILE, Config::load(default_file));
+    // The directories scripts are checked against. A broken config is
+    // reported by its own check; the defaults stand in for it here.
+    let mut paths = load_config(args.config.as_deref())
+        .map(|c| c.paths)
+        .unwrap_or_default();
+    if let Some(dir) = args.ivr_dir {
+        paths.ivr_dir = dir;
+    }
+    if let Some(dir) = args.prompts_dir {
+        paths.prompts_dir = dir;
+    }
+    let catalog = DirCatalog::new(&paths.prompts_dir).with_format_check(check_wav);
+    if args.files.is_empty() {
+        let config_file = args
+            .config
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE));
+        if args.config.is_some() || config_file.exists() {
+            failed |= report_config(
+                &config_file.display().to_string(),
+                Config::load(&config_file),
+            );
         }
         let defaults = Config::default();
-        report("defaults", defaults.validate().map(|()| defaults.clone()));
+        failed |= report_config("defaults", defaults.validate().map(|()| defaults.clone()));
+        if paths.ivr_dir.is_dir() {
+            let (loaded, problems) = hotline::ivr::load_dir(&paths.ivr_dir, &catalog);
+            for script in loaded {
+                println!("ok: {}", script.source.path.display());
+            }
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            failed |= !problems.is_empty();
+        } else {
+            eprintln!(
+                "{}: IVR script directory not found: `hotline serve` would not start (set --ivr-dir or paths.ivr_dir)",
+                paths.ivr_dir.display()
+            );
+            failed = true;
+        }
     }
-    for file in files {
-        report(&file.display().to_string(), Config::load(file));
+    for file in &args.files {
+        if !is_ivr_script(file) {
+            failed |= report_config(&file.display().to_string(), Config::load(file));
+            continue;
+        }
+        match check_script(file, &catalog) {
+            Ok(_) => println!("ok: {}", file.display()),
+            Err(problems) => {
+                for problem in problems {
+                    eprintln!("{problem}");
+                }
+                failed = true;
+            }
+        }
     }
     if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Prints `ok: label` or the config's problems; true when there were any.
+fn report_config(label: &str, result: Result<Config, ConfigError>) -> bool {
+    match result {
+        Ok(_) => {
+            println!("ok: {label}");
+            false
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            true
+        }
+    }
+}
+
+/// A file with a `[flow]` table is an IVR script. A file that is not even
+/// TOML counts as one when a line opens `[flow]`, so the script parser
+/// reports its syntax error.
+fn is_ivr_script(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    match text.parse::<toml::Table>() {
+        Ok(table) => table.contains_key("flow"),
+        Err(_) => text.lines().any(|l| l.trim_start().starts_with("[flow]")),
+    }
+}
+
+/// Parses and validates one script; every problem as `file:line:col: message`.
+fn check_script(
+    path: &Path,
+    prompts: &dyn PromptCatalog,
+) -> Result<hotline::ivr::Script, Vec<hotline::ivr::Diagnostic>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![hotline::ivr::Diagnostic {
+            file: path.display().to_string(),
+            line: 1,
+            col: 1,
+            message: format!("cannot read: {e}"),
+        }]
+    })?;
+    let script = hotline::ivr::parse(path, &text)?;
+    let problems = hotline::ivr::validate(&script, prompts);
+    if problems.is_empty() {
+        Ok(script)
+    } else {
+        Err(problems)
+    }
+}
+
+fn simulate(args: SimulateArgs) -> ExitCode {
+    let config = match load_config(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let prompts_dir = args.prompts_dir.unwrap_or(config.paths.prompts_dir);
+    let dir_catalog;
+    let catalog: &dyn PromptCatalog = if prompts_dir.is_dir() {
+        dir_catalog = DirCatalog::new(&prompts_dir).with_format_check(check_wav);
+        &dir_catalog
+    } else {
+        eprintln!(
+            "note: prompts directory {} not found: prompts not checked",
+            prompts_dir.display()
+        );
+        &AnyPrompt
+    };
+    let script = match check_script(&args.file, catalog) {
+        Ok(script) => script,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("{problem}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut calendar = config.calendar;
+    if args.closed {
+        calendar.weekly = Default::default();
+    }
+    if args.open {
+        calendar.weekly = std::array::from_fn(|_| vec![(0, 24 * 60)]);
+        calendar.holidays.clear();
+    }
+    let now = args.at.unwrap_or_else(|| local_now(&calendar));
+    for line in hotline::ivr::simulate(&script, &args.digits.0, &calendar, now) {
+        println!("{line}");
+    }
+    ExitCode::SUCCESS
+}
+
+/// The institute's local time now, per the calendar's UTC offset.
+fn local_now(calendar: &Calendar) -> CalendarTime {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    calendar.local_time(unix)
 }
 
 /// The config file named on the command line, else ./hotline.toml if it

@@ -9,7 +9,9 @@
 //!    [`Session`] over the flow's current `Arc<Script>` (a reload never
 //!    changes a call in progress), feeds it [`Input`]s and performs its
 //!    [`Output`]s; [`Session::outcome`] says how the IVR part ended.
-//! 3. [`simulate`] runs a session with a key list for `hotline ivr simulate`.
+//! 3. [`ScriptRegistry`] is the runtime around 1 and 2: the live flows by
+//!    number, hot reload of the directory, and the shared prompt cache.
+//! 4. [`simulate`] runs a session with a key list for `hotline ivr simulate`.
 //!
 //! Prompts are checked through [`PromptCatalog`]; [`DirCatalog`] looks for
 //! `<prompts>/<language>/<id>.wav` and takes the media side's WAV format
@@ -20,6 +22,7 @@ pub mod interpreter;
 pub mod model;
 pub mod parse;
 pub mod raw;
+pub mod registry;
 pub mod simulate;
 pub mod validate;
 
@@ -28,5 +31,6 @@ pub use diagnostic::Diagnostic;
 pub use interpreter::{Input, Outcome, Output, RouteTarget, Session, TimerId};
 pub use model::*;
 pub use parse::parse;
+pub use registry::{ReloadReport, ScriptRegistry, spawn_watcher};
 pub use simulate::simulate;
 pub use validate::{AnyPrompt, DirCatalog, PromptCatalog, load_dir, validate};
