@@ -170,6 +170,9 @@ impl Default for DatabaseConfig {
 pub struct MediaConfig {
     /// UDP ports handed out for RTP, `"LO-HI"` in TOML.
     pub rtp_ports: PortRange,
+    /// A call with no RTP from the caller for this long is dead (a phone
+    /// that vanished without BYE) and is hung up on both sides.
+    pub rtp_timeout_s: u64,
 }
 
 impl Default for MediaConfig {
@@ -179,6 +182,7 @@ impl Default for MediaConfig {
                 lo: 10000,
                 hi: 20000,
             },
+            rtp_timeout_s: 60,
         }
     }
 }

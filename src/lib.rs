@@ -6,6 +6,7 @@
 //! sockets and timers. See `ARCHITECTURE` in the README.
 
 pub mod api;
+pub mod call;
 pub mod config;
 pub mod ivr;
 pub mod mask;

@@ -5,12 +5,16 @@
 //! port 0 side by side; [`run`] is the CLI's blocking form.
 
 use crate::api::{self, AgentEvent, AppState};
+use crate::call::{self, CallContext};
 use crate::config::Config;
+use crate::ivr::registry::{ScriptRegistry, spawn_watcher};
+use crate::media::ports::RtpPortPool;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::Limits;
 use crate::sip::registrar::{BindingChange, RegistrarConfig};
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{self, SipShell, TcpLimits, unix_ms};
+use crate::store::InquiryWriter;
 use crate::store::{NewAgent, Store};
 use anyhow::Context;
 use std::future::Future;
@@ -20,15 +24,25 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 
+/// How long a graceful stop waits for calls to hang up.
+const STOP_CALLS_DEADLINE: Duration = Duration::from_secs(40);
+
 /// A running server: its addresses and the handle to stop it.
 pub struct Running {
     pub sip_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub store: Store,
     shell: Arc<SipShell>,
+    /// First phase of a stop: no new calls, hang up the others.
+    stop_calls: watch::Sender<bool>,
+    /// Second phase: SIP, HTTP and the rest.
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The call layer; ends once every call has ended after stop.
+    calls: JoinHandle<()>,
     writer: JoinHandle<()>,
+    pub inquiries: InquiryWriter,
+    inquiry_writer: JoinHandle<()>,
 }
 
 impl Running {
@@ -51,14 +65,27 @@ impl Running {
     /// Graceful stop: no new messages are taken, then every pending store
     /// write is flushed before returning.
     pub async fn stop(self) -> anyhow::Result<()> {
+        // Calls are hung up (BYE) and their inquiries finalised while SIP
+        // still runs (the BYE needs its response and its timers); a caller
+        // that never answers our BYE is waited for at most 64*T1.
+        let _ = self.stop_calls.send(true);
+        if tokio::time::timeout(STOP_CALLS_DEADLINE, self.calls)
+            .await
+            .is_err()
+        {
+            tracing::warn!("calls still open at the stop deadline");
+        }
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
         }
+        self.inquiries.flush().await;
+        drop(self.inquiries);
         // The shell owns the last sender of the persist channel: dropping it
         // lets the writer drain the queue and end.
         drop(self.shell);
         let _ = self.writer.await;
+        let _ = self.inquiry_writer.await;
         self.store.close().await;
         Ok(())
     }
@@ -108,6 +135,19 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     }
     endpoint.restore_bindings(store.load_bindings(unix_ms()).await?, unix_ms());
 
+    let (ivr_dir, prompts_dir) = (
+        config.paths.ivr_dir.clone(),
+        config.paths.prompts_dir.clone(),
+    );
+    let registry = Arc::new(
+        tokio::task::spawn_blocking(move || ScriptRegistry::open(&ivr_dir, &prompts_dir))
+            .await
+            .context("loading IVR scripts")??,
+    );
+    for flow in registry.flows() {
+        tracing::info!(flow = %flow.flow.name, numbers = ?flow.flow.numbers, "IVR flow loaded");
+    }
+
     let (udp, tcp) = transport::bind(config.sip.listen)
         .await
         .with_context(|| format!("cannot bind SIP on {}", config.sip.listen))?;
@@ -128,9 +168,27 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         idle_timeout: Duration::from_secs(config.sip.tcp_idle_timeout_s),
         max_connections: config.sip.max_tcp_connections,
     };
-    let shell = SipShell::new(endpoint, udp, limits, tcp_limits, persist_tx);
+    let (calls_tx, calls_rx) = mpsc::unbounded_channel();
+    let shell = SipShell::new(endpoint, udp, limits, tcp_limits, persist_tx, calls_tx);
+    let (inquiries, inquiry_writer) = InquiryWriter::spawn(store.clone());
+    let call_ctx = Arc::new(CallContext {
+        shell: shell.clone(),
+        flows: registry.clone(),
+        prompts: registry.prompts().clone(),
+        calendar: config.calendar.clone(),
+        ports: Arc::new(
+            RtpPortPool::new(config.media.rtp_ports.lo, config.media.rtp_ports.hi)
+                .context("bad RTP port range")?,
+        ),
+        media_bind_ip: config.sip.listen.ip(),
+        sip_listen: sip_addr,
+        advertised_ip: config.sip.domain.as_deref().and_then(|d| d.parse().ok()),
+        inquiries: inquiries.clone(),
+        inactivity: Duration::from_secs(config.media.rtp_timeout_s),
+    });
 
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_calls_tx, stop_calls_rx) = watch::channel(false);
     let (agent_events, _) = broadcast::channel(256);
     let app = AppState {
         store: store.clone(),
@@ -149,6 +207,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
+    let calls = tokio::spawn(call::run_calls(call_ctx, calls_rx, stop_calls_rx));
+    let watcher = spawn_watcher(
+        registry.clone(),
+        Duration::from_millis(config.ivr.reload_interval_ms),
+        stop_rx.clone(),
+    );
     let tasks = vec![
         tokio::spawn(transport::run_udp(shell.clone(), stop_rx.clone())),
         tokio::spawn(transport::run_tcp(shell.clone(), tcp, stop_rx.clone())),
@@ -160,15 +224,20 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             stop_rx.clone(),
         )),
         http,
+        watcher,
     ];
     Ok(Running {
         sip_addr,
         http_addr,
         store,
         shell,
+        stop_calls: stop_calls_tx,
         stop: stop_tx,
         tasks,
+        calls,
         writer,
+        inquiries,
+        inquiry_writer,
     })
 }
 

@@ -72,13 +72,17 @@ const EXPECTED: &[(&str, Option<u16>, &str)] = &[
     ),
     (
         "esc01",
-        Some(480),
-        "valid INVITE; calls are answered from issue 4 on",
+        Some(100),
+        "valid INVITE: 100 Trying, handed to the call layer",
     ),
     ("escnull", Some(401), "valid REGISTER: challenged"),
     ("esc02", Some(501), "escaped method is an extension method"),
     ("lwsdisp", Some(200), "valid OPTIONS"),
-    ("longreq", Some(480), "valid long INVITE"),
+    (
+        "longreq",
+        Some(100),
+        "valid long INVITE: handed to the call layer",
+    ),
     (
         "dblreq",
         Some(401),
@@ -166,8 +170,8 @@ const EXPECTED: &[(&str, Option<u16>, &str)] = &[
     // §3.4 backward compatibility.
     (
         "inv2543",
-        Some(480),
-        "RFC 2543 INVITE without a branch is processed",
+        Some(100),
+        "RFC 2543 INVITE without a branch: 100 Trying, handed to the call layer",
     ),
 ];
 

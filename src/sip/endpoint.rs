@@ -23,11 +23,18 @@ use super::registrar::{
 use super::throttle::AuthThrottle;
 use super::transaction::{ServerEvent, ServerLookup, ServerTransactions, Timers, TransactionKey};
 use crate::mask::mask_phone;
+use crate::sip::dialog::{CallHandle, Dialog};
+use crate::sip::transaction::ClientTransactions;
 use crate::store::SipCredentials;
 use bytes::Bytes;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+mod calls;
+pub use calls::{CallEvent, IncomingCall};
 
 /// Methods this server implements, advertised in `Allow`.
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
@@ -56,6 +63,10 @@ pub enum Action {
     Persist(BindingChange),
     /// Close a TCP connection (after a framing error).
     Close(ConnId),
+    /// A new call for the call layer (which answers or rejects it).
+    Incoming(IncomingCall),
+    /// Something happened in a call's dialog.
+    Call(CallHandle, CallEvent),
 }
 
 /// Tunables of the endpoint, taken from the `[sip]` config section.
@@ -97,6 +108,17 @@ pub struct Endpoint {
     /// deterministic and production is unpredictable.
     rng_state: u64,
     stats: Stats,
+    // Calls (UAS dialogs), see `calls.rs`.
+    calls: HashMap<CallHandle, Dialog>,
+    /// (Call-ID, our tag) → call.
+    dialog_index: HashMap<(String, String), CallHandle>,
+    /// INVITE server transactions still without a final answer (CANCEL).
+    invite_index: HashMap<TransactionKey, CallHandle>,
+    client: ClientTransactions,
+    /// Branch of our BYE → call.
+    client_index: HashMap<String, CallHandle>,
+    call_timers: BinaryHeap<Reverse<(Instant, CallHandle)>>,
+    next_call: CallHandle,
 }
 
 /// The default challenge for unknown logins: the same as for a default
@@ -119,6 +141,13 @@ impl Endpoint {
             agents: HashMap::new(),
             rng_state: rng_seed | 1,
             stats: Stats::default(),
+            calls: HashMap::new(),
+            dialog_index: HashMap::new(),
+            invite_index: HashMap::new(),
+            client: ClientTransactions::new(config.timers),
+            client_index: HashMap::new(),
+            call_timers: BinaryHeap::new(),
+            next_call: 0,
             config,
         }
     }
@@ -153,7 +182,10 @@ impl Endpoint {
 
     /// The earliest moment [`Endpoint::handle_timeout`] has work to do.
     pub fn poll_timeout(&self, now: Instant, now_ms: i64) -> Option<Instant> {
-        let tx = self.transactions.poll_timeout();
+        let tx = [self.transactions.poll_timeout(), self.call_poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
         let expiry = self.registrar.next_expiry_ms().map(|at_ms| {
             let wait = u64::try_from(at_ms.saturating_sub(now_ms)).unwrap_or(0);
             now + Duration::from_millis(wait)
@@ -166,7 +198,7 @@ impl Endpoint {
 
     /// Fires due transaction timers and expires bindings.
     pub fn handle_timeout(&mut self, now: Instant, now_ms: i64) -> Vec<Action> {
-        let mut actions = Vec::new();
+        let mut actions = self.call_timeouts(now);
         for (key, event) in self.transactions.handle_timeout(now) {
             match event {
                 ServerEvent::Transmit(bytes) => {
@@ -232,9 +264,9 @@ impl Endpoint {
             }
         };
         if !msg.is_request() {
-            // No client transactions yet (issue 3): a stray response is
-            // dropped, as RFC 3261 §18.1.2 says for unmatched responses.
-            return Vec::new();
+            // Responses belong to our client transactions (BYE); an
+            // unmatched one is dropped (RFC 3261 §18.1.2).
+            return self.on_response(&msg, now);
         }
         if let Err(rejection) = msg.validate_request() {
             tracing::debug!(status = rejection.status, reason = %rejection.reason, source = %from.addr, "invalid request");
@@ -246,11 +278,15 @@ impl Endpoint {
         if method == Method::Ack {
             // An ACK for a 2xx belongs to a dialog (none yet); an ACK for a
             // non-2xx is absorbed by its INVITE transaction.
-            if let Some(key) = transaction_key(&msg, from) {
-                self.transactions
-                    .on_request(key, false, true, from.transport.is_reliable(), now);
+            if let Some(key) = transaction_key(&msg, from)
+                && self
+                    .transactions
+                    .on_request(key, false, true, from.transport.is_reliable(), now)
+                    == ServerLookup::AckForFinal
+            {
+                return Vec::new();
             }
-            return Vec::new();
+            return self.on_ack(&msg);
         }
         let Some(key) = transaction_key(&msg, from) else {
             return Vec::new();
@@ -266,15 +302,19 @@ impl Endpoint {
             ServerLookup::New => {}
             ServerLookup::Retransmission(last) => {
                 self.stats.retransmissions_absorbed += 1;
+                let to = response_peer(&msg, from);
                 return last
-                    .map(|bytes| vec![Action::Send { to: from, bytes }])
+                    .map(|bytes| vec![Action::Send { to, bytes }])
                     .unwrap_or_default();
             }
             ServerLookup::AckForFinal => return Vec::new(),
         }
         let mut actions = Vec::new();
-        let (status, response) =
-            self.handle_request(&msg, &method, from, now, now_ms, &mut actions);
+        let Some((status, response)) =
+            self.handle_request(&msg, &method, &key, from, now, now_ms, &mut actions)
+        else {
+            return actions;
+        };
         let response = Bytes::from(response);
         if let Some(bytes) = self.transactions.respond(&key, status, response, now) {
             actions.insert(
@@ -289,28 +329,47 @@ impl Endpoint {
     }
 
     /// Dispatches a valid new request; returns the final response.
+    /// Dispatches a valid new request. Returns the final response to send
+    /// through its transaction, or None when it is answered later (a new
+    /// call, a re-INVITE) or not at all.
+    #[allow(clippy::too_many_arguments)]
     fn handle_request(
         &mut self,
         msg: &Message,
         method: &Method,
+        key: &TransactionKey,
         from: Peer,
         now: Instant,
         now_ms: i64,
         actions: &mut Vec<Action>,
-    ) -> (u16, Vec<u8>) {
+    ) -> Option<(u16, Vec<u8>)> {
         if let Some(scheme_error) = unsupported_request_uri(msg) {
-            return (416, self.respond(msg, 416, scheme_error).build());
+            return Some((416, self.respond(msg, 416, scheme_error).build()));
         }
         if let Some(unsupported) = unsupported_require(msg, method) {
-            return (
+            return Some((
                 420,
                 self.respond(msg, 420, "Bad Extension")
                     .header("Unsupported", &unsupported)
                     .build(),
-            );
+            ));
+        }
+        if let Method::Extension(_) = method {
+            return Some((
+                501,
+                self.respond(msg, 501, "Not Implemented")
+                    .header("Allow", ALLOW)
+                    .build(),
+            ));
+        }
+        if *method == Method::Cancel {
+            return Some(self.on_cancel(msg, key, now, actions));
+        }
+        if has_to_tag(msg) {
+            return self.in_dialog(msg, method, key, now, actions);
         }
         match method {
-            Method::Options => (
+            Method::Options => Some((
                 200,
                 self.respond(msg, 200, "OK")
                     .header("Allow", ALLOW)
@@ -318,66 +377,37 @@ impl Endpoint {
                     .header("Accept-Language", "ru, en")
                     .header("Supported", "")
                     .build(),
-            ),
-            Method::Register => self.handle_register(msg, from, now, now_ms, actions),
-            Method::Bye | Method::Cancel | Method::Info | Method::Update | Method::Prack => {
-                // No dialogs or pending INVITEs exist yet in this server, so
-                // every such request names something we do not know.
-                (
-                    481,
-                    self.respond(msg, 481, "Call/Transaction Does Not Exist")
-                        .build(),
-                )
-            }
+            )),
+            Method::Register => Some(self.handle_register(msg, from, now, now_ms, actions)),
+            // Requests that only make sense inside a dialog.
+            Method::Bye | Method::Info | Method::Update | Method::Prack => Some((
+                481,
+                self.respond(msg, 481, "Call/Transaction Does Not Exist")
+                    .build(),
+            )),
             Method::Invite => {
-                if has_to_tag(msg) {
-                    (
-                        481,
-                        self.respond(msg, 481, "Call/Transaction Does Not Exist")
-                            .build(),
-                    )
-                } else if !msg.body().is_empty() && !content_type_is_sdp(msg) {
+                if !msg.body().is_empty() && !content_type_is_sdp(msg) {
                     // RFC 3261 §21.4.13: we only understand SDP offers.
-                    (
+                    Some((
                         415,
                         self.respond(msg, 415, "Unsupported Media Type")
                             .header("Accept", "application/sdp")
                             .build(),
-                    )
+                    ))
                 } else if !accepts_sdp(msg) {
                     // The answer would be SDP, which the caller refuses (§21.4.7).
-                    (406, self.respond(msg, 406, "Not Acceptable").build())
+                    Some((406, self.respond(msg, 406, "Not Acceptable").build()))
                 } else {
-                    // Calls arrive with the IVR (issue 4): until then a caller
-                    // hears a clean "temporarily unavailable", not silence.
-                    (
-                        480,
-                        self.respond(msg, 480, "Temporarily Unavailable").build(),
-                    )
+                    actions.extend(self.start_call(msg, key.clone(), from, now));
+                    None
                 }
             }
-            Method::Extension(_) => (
-                501,
-                self.respond(msg, 501, "Not Implemented")
+            _ => Some((
+                405,
+                self.respond(msg, 405, "Method Not Allowed")
                     .header("Allow", ALLOW)
                     .build(),
-            ),
-            _ => {
-                if has_to_tag(msg) {
-                    (
-                        481,
-                        self.respond(msg, 481, "Call/Transaction Does Not Exist")
-                            .build(),
-                    )
-                } else {
-                    (
-                        405,
-                        self.respond(msg, 405, "Method Not Allowed")
-                            .header("Allow", ALLOW)
-                            .build(),
-                    )
-                }
-            }
+            )),
         }
     }
 
@@ -1017,5 +1047,276 @@ mod tests {
             .len(),
             1
         );
+    }
+
+    fn invite(branch: &str, call_id: &str) -> Bytes {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 10.1.0.9\r\ns=-\r\nc=IN IP4 10.1.0.9\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        Bytes::from(format!(
+            "INVITE sip:hotline@hotline SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.0.9:5060;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\nFrom: \"Caller\" <sip:79161234567@10.1.0.9>;tag=caller\r\nTo: <sip:hotline@hotline>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:79161234567@10.1.0.9:5060>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ))
+    }
+
+    fn in_dialog(method: &str, branch: &str, call_id: &str, to_tag: &str, cseq: u32) -> Bytes {
+        Bytes::from(format!(
+            "{method} sip:hotline@hotline SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.0.9:5060;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@10.1.0.9>;tag=caller\r\nTo: <sip:hotline@hotline>;tag={to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
+        ))
+    }
+
+    fn caller() -> Peer {
+        Peer {
+            addr: "10.1.0.9:5060".parse().unwrap(),
+            transport: Transport::Udp,
+            conn: None,
+        }
+    }
+
+    fn call_events(actions: &[Action]) -> Vec<CallEvent> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Call(_, e) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn to_tag_of(response: &str) -> String {
+        let to = response.lines().find(|l| l.starts_with("To:")).unwrap();
+        to.split("tag=").nth(1).unwrap().trim().to_string()
+    }
+
+    /// INVITE → 100 + Incoming; answer → 200 retransmitted at T1, 2*T1
+    /// until the ACK; BYE → 200, HungUp, Ended.
+    #[test]
+    fn invite_answer_retransmit_until_ack_then_bye() {
+        let mut e = endpoint_with(&[]);
+        let t0 = Instant::now();
+        let actions = e.on_message(invite("i1", "c1"), caller(), t0, T0_MS);
+        assert_eq!(status(&sent(&actions)[0]), 100);
+        let Some(Action::Incoming(call)) =
+            actions.iter().find(|a| matches!(a, Action::Incoming(_)))
+        else {
+            panic!("no Incoming")
+        };
+        assert_eq!(call.dialled, "hotline");
+        assert_eq!(call.caller, "79161234567");
+        let handle = call.handle;
+        let ok = sent(&e.answer(handle, "v=0\r\n", "10.0.0.1:5060".parse().unwrap(), t0));
+        assert_eq!(status(&ok[0]), 200);
+        assert!(
+            ok[0].contains("Contact: <sip:hotline@10.0.0.1:5060>"),
+            "{}",
+            ok[0]
+        );
+        assert!(ok[0].contains("application/sdp"));
+        let tag = to_tag_of(&ok[0]);
+        // No ACK: the 2xx goes again at 500 ms and at 1.5 s (500 + 1000).
+        let again = sent(&e.handle_timeout(t0 + Duration::from_millis(500), T0_MS));
+        assert_eq!(again, ok);
+        assert!(sent(&e.handle_timeout(t0 + Duration::from_millis(1000), T0_MS)).is_empty());
+        assert_eq!(
+            sent(&e.handle_timeout(t0 + Duration::from_millis(1500), T0_MS)),
+            ok
+        );
+        // The ACK confirms and stops the retransmissions.
+        let ack = e.on_message(
+            in_dialog("ACK", "a1", "c1", &tag, 1),
+            caller(),
+            t0 + Duration::from_secs(2),
+            T0_MS,
+        );
+        assert_eq!(call_events(&ack), [CallEvent::Confirmed]);
+        assert!(sent(&e.handle_timeout(t0 + Duration::from_secs(10), T0_MS)).is_empty());
+        // The caller hangs up.
+        let bye = e.on_message(
+            in_dialog("BYE", "b1", "c1", &tag, 2),
+            caller(),
+            t0 + Duration::from_secs(20),
+            T0_MS,
+        );
+        assert_eq!(status(&sent(&bye)[0]), 200);
+        assert_eq!(call_events(&bye), [CallEvent::HungUp, CallEvent::Ended]);
+        assert_eq!(e.call_count(), 0);
+        // A BYE for the finished dialog is 481.
+        let late = e.on_message(
+            in_dialog("BYE", "b2", "c1", &tag, 3),
+            caller(),
+            t0 + Duration::from_secs(21),
+            T0_MS,
+        );
+        assert_eq!(status(&sent(&late)[0]), 481);
+    }
+
+    #[test]
+    fn cancel_before_answer_gives_487_and_ends_the_call() {
+        let mut e = endpoint_with(&[]);
+        let t0 = Instant::now();
+        e.on_message(invite("i2", "c2"), caller(), t0, T0_MS);
+        let cancel = Bytes::from(
+            String::from_utf8_lossy(&invite("i2", "c2"))
+                .replacen("INVITE sip", "CANCEL sip", 1)
+                .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL"),
+        );
+        let actions = e.on_message(cancel, caller(), t0, T0_MS);
+        let statuses: Vec<u16> = sent(&actions).iter().map(|r| status(r)).collect();
+        assert!(
+            statuses.contains(&200) && statuses.contains(&487),
+            "{statuses:?}"
+        );
+        assert_eq!(
+            call_events(&actions),
+            [CallEvent::Cancelled, CallEvent::Ended]
+        );
+        assert_eq!(e.call_count(), 0);
+    }
+
+    #[test]
+    fn our_bye_is_retransmitted_and_ends_on_its_200() {
+        let mut e = endpoint_with(&[]);
+        let t0 = Instant::now();
+        let actions = e.on_message(invite("i3", "c3"), caller(), t0, T0_MS);
+        let Some(Action::Incoming(call)) = actions
+            .into_iter()
+            .find(|a| matches!(a, Action::Incoming(_)))
+        else {
+            panic!()
+        };
+        let ok = sent(&e.answer(call.handle, "v=0\r\n", "10.0.0.1:5060".parse().unwrap(), t0));
+        let tag = to_tag_of(&ok[0]);
+        e.on_message(in_dialog("ACK", "a3", "c3", &tag, 1), caller(), t0, T0_MS);
+        let bye = sent(&e.hangup(call.handle, t0));
+        assert!(
+            bye[0].starts_with("BYE sip:79161234567@10.1.0.9:5060 SIP/2.0"),
+            "{}",
+            bye[0]
+        );
+        assert!(
+            bye[0].contains(&format!("From: <sip:hotline@hotline>;tag={tag}")),
+            "{}",
+            bye[0]
+        );
+        assert!(
+            bye[0].contains("To: \"Caller\" <sip:79161234567@10.1.0.9>;tag=caller"),
+            "{}",
+            bye[0]
+        );
+        // Unanswered, it goes again after T1.
+        assert_eq!(
+            sent(&e.handle_timeout(t0 + Duration::from_millis(500), T0_MS)),
+            bye
+        );
+        let branch = bye[0]
+            .split("branch=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let response = format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch={branch};rport\r\nFrom: <sip:hotline@hotline>;tag={tag}\r\nTo: <sip:79161234567@10.1.0.9>;tag=caller\r\nCall-ID: c3\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n"
+        );
+        let done = e.on_message(
+            Bytes::from(response),
+            caller(),
+            t0 + Duration::from_secs(1),
+            T0_MS,
+        );
+        assert_eq!(call_events(&done), [CallEvent::Ended]);
+        assert_eq!(e.call_count(), 0);
+    }
+
+    #[test]
+    fn missing_ack_tears_the_call_down_after_64_t1() {
+        let mut e = endpoint_with(&[]);
+        let t0 = Instant::now();
+        let actions = e.on_message(invite("i4", "c4"), caller(), t0, T0_MS);
+        let Some(Action::Incoming(call)) = actions
+            .into_iter()
+            .find(|a| matches!(a, Action::Incoming(_)))
+        else {
+            panic!()
+        };
+        e.answer(call.handle, "v=0\r\n", "10.0.0.1:5060".parse().unwrap(), t0);
+        let mut events = Vec::new();
+        let mut byes = 0;
+        let mut t = t0;
+        while t < t0 + Duration::from_secs(80) {
+            t += Duration::from_millis(250);
+            let actions = e.handle_timeout(t, T0_MS);
+            byes += sent(&actions)
+                .iter()
+                .filter(|m| m.starts_with("BYE "))
+                .count();
+            events.extend(call_events(&actions));
+        }
+        assert_eq!(events.first(), Some(&CallEvent::AckTimeout));
+        assert_eq!(
+            events.last(),
+            Some(&CallEvent::Ended),
+            "BYE timed out too: {events:?}"
+        );
+        assert!(byes >= 1);
+        assert_eq!(e.call_count(), 0);
+    }
+
+    #[test]
+    fn thousand_simultaneous_calls_all_end_exactly_once() {
+        let mut e = endpoint_with(&[]);
+        let t0 = Instant::now();
+        let mut ended = std::collections::HashMap::new();
+        let mut tags = Vec::new();
+        for i in 0..1000 {
+            let actions = e.on_message(
+                invite(&format!("m{i}"), &format!("call{i}")),
+                caller(),
+                t0,
+                T0_MS,
+            );
+            let Some(Action::Incoming(call)) = actions
+                .into_iter()
+                .find(|a| matches!(a, Action::Incoming(_)))
+            else {
+                panic!()
+            };
+            let ok = sent(&e.answer(call.handle, "v=0\r\n", "10.0.0.1:5060".parse().unwrap(), t0));
+            tags.push((call.handle, to_tag_of(&ok[0])));
+        }
+        for (i, (handle, tag)) in tags.iter().enumerate() {
+            let call_id = format!("call{i}");
+            e.on_message(
+                in_dialog("ACK", &format!("a{i}"), &call_id, tag, 1),
+                caller(),
+                t0,
+                T0_MS,
+            );
+            // Half hang up themselves, the other half are hung up by us and
+            // never answer our BYE.
+            let actions = if i % 2 == 0 {
+                e.on_message(
+                    in_dialog("BYE", &format!("b{i}"), &call_id, tag, 2),
+                    caller(),
+                    t0,
+                    T0_MS,
+                )
+            } else {
+                e.hangup(*handle, t0)
+            };
+            for ev in call_events(&actions) {
+                if ev == CallEvent::Ended {
+                    *ended.entry(*handle).or_insert(0) += 1;
+                }
+            }
+        }
+        let actions = e.handle_timeout(t0 + Duration::from_secs(40), T0_MS);
+        for a in &actions {
+            if let Action::Call(h, CallEvent::Ended) = a {
+                *ended.entry(*h).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(ended.len(), 1000);
+        assert!(ended.values().all(|&n| n == 1));
+        assert_eq!(e.call_count(), 0);
     }
 }

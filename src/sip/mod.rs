@@ -1,6 +1,7 @@
 //! SIP: the message layer, transactions, digest, registrar (sans-IO cores)
 //! and the tokio transport shell around them.
 
+pub mod dialog;
 pub mod digest;
 pub mod endpoint;
 pub mod message;

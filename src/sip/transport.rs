@@ -6,7 +6,8 @@
 //! the returned [`Action`]s without the lock held.
 
 use super::Transport;
-use super::endpoint::{Action, ConnId, Endpoint, Peer};
+use super::dialog::CallHandle;
+use super::endpoint::{Action, CallEvent, ConnId, Endpoint, IncomingCall, Peer};
 use super::message::{Frame, Limits, StreamFramer};
 use super::registrar::BindingChange;
 use bytes::Bytes;
@@ -39,6 +40,13 @@ pub struct TcpLimits {
     pub max_connections: usize,
 }
 
+/// What the SIP side tells the call layer (`crate::call`).
+#[derive(Debug)]
+pub enum CallSignal {
+    Incoming(IncomingCall),
+    Event(CallHandle, CallEvent),
+}
+
 enum Outbound {
     Data(Bytes),
     Close,
@@ -51,6 +59,7 @@ pub struct SipShell {
     connections: Mutex<HashMap<ConnId, mpsc::Sender<Outbound>>>,
     next_conn: AtomicU64,
     persist: mpsc::UnboundedSender<BindingChange>,
+    calls: mpsc::UnboundedSender<CallSignal>,
     timer_kick: Notify,
     limits: Limits,
     tcp: TcpLimits,
@@ -63,6 +72,7 @@ impl SipShell {
         limits: Limits,
         tcp: TcpLimits,
         persist: mpsc::UnboundedSender<BindingChange>,
+        calls: mpsc::UnboundedSender<CallSignal>,
     ) -> Arc<Self> {
         Arc::new(SipShell {
             endpoint: Mutex::new(endpoint),
@@ -70,6 +80,7 @@ impl SipShell {
             connections: Mutex::new(HashMap::new()),
             next_conn: AtomicU64::new(1),
             persist,
+            calls,
             timer_kick: Notify::new(),
             limits,
             tcp,
@@ -87,6 +98,8 @@ impl SipShell {
     pub fn with_endpoint(&self, f: impl FnOnce(&mut Endpoint) -> Vec<Action>) {
         let actions = f(&mut self.endpoint());
         self.execute(actions);
+        // The call may have armed a timer (2xx retransmission, BYE).
+        self.timer_kick.notify_one();
     }
 
     fn on_message(&self, bytes: Bytes, from: Peer) {
@@ -108,12 +121,20 @@ impl SipShell {
                         tracing::warn!("registrar change not persisted: store writer stopped");
                     }
                 }
+                Action::Incoming(call) => self.signal(CallSignal::Incoming(call)),
+                Action::Call(handle, event) => self.signal(CallSignal::Event(handle, event)),
                 Action::Close(conn) => {
                     if let Some(tx) = self.connection(conn) {
                         let _ = tx.try_send(Outbound::Close);
                     }
                 }
             }
+        }
+    }
+
+    fn signal(&self, signal: CallSignal) {
+        if self.calls.send(signal).is_err() {
+            tracing::warn!("call layer stopped: call signal dropped");
         }
     }
 

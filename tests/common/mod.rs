@@ -2,6 +2,7 @@
 //! temporary SQLite database, and the test phone.
 #![allow(dead_code)]
 
+pub mod call_phone;
 pub mod sip_phone;
 
 use hotline::config::{AgentConfig, Config};
@@ -34,7 +35,27 @@ pub fn test_config(dir: &tempfile::TempDir, agents: Vec<AgentConfig>) -> Config 
     config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.database.url = format!("sqlite://{}", dir.path().join("hotline.db").display());
     config.agents = agents;
+    config.media.rtp_ports = hotline::config::PortRange {
+        lo: 40000,
+        hi: 59998,
+    };
+    config.calendar = always(true);
     config
+}
+
+/// A calendar open (or closed) around the clock, so tests do not depend on
+/// the hour they run at.
+pub fn always(open: bool) -> hotline::ivr::Calendar {
+    let hours = if open {
+        vec![(0u16, 24 * 60u16)]
+    } else {
+        Vec::new()
+    };
+    hotline::ivr::Calendar {
+        utc_offset_minutes: 0,
+        weekly: std::array::from_fn(|_| hours.clone()),
+        holidays: Default::default(),
+    }
 }
 
 impl TestServer {

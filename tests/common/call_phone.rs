@@ -1,0 +1,514 @@
+//! A caller's phone for end-to-end tests: dials over UDP, answers the
+//! server's requests (BYE), captures the RTP it receives and decodes the
+//! G.711, and presses keys three ways (RFC 4733, SIP INFO, in-band tones).
+//! RTP headers are built and read by hand here, independently of the
+//! server's RTP code.
+#![allow(dead_code)]
+
+use hotline::media::g711::CodecKind;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+/// One RTP packet as it arrived.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub payload_type: u8,
+    pub marker: bool,
+    pub sequence: u16,
+    pub timestamp: u32,
+    pub ssrc: u32,
+    pub payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DialOptions {
+    pub codec: CodecKind,
+    /// Offer telephone-event/8000 (without it the server must detect
+    /// in-band tones).
+    pub telephone_event: bool,
+}
+
+impl Default for DialOptions {
+    fn default() -> Self {
+        DialOptions {
+            codec: CodecKind::Pcmu,
+            telephone_event: true,
+        }
+    }
+}
+
+pub struct CallPhone {
+    sip: Arc<UdpSocket>,
+    rtp: Arc<UdpSocket>,
+    server: SocketAddr,
+    pub local_sip: SocketAddr,
+    pub call_id: String,
+    from_tag: String,
+    pub to_tag: String,
+    number: String,
+    cseq: u32,
+    pub remote_rtp: SocketAddr,
+    pub final_status: u16,
+    pub answer_sdp: String,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    requests: tokio::sync::mpsc::UnboundedReceiver<String>,
+    responses: tokio::sync::mpsc::UnboundedReceiver<String>,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    dtmf_pt: u8,
+    codec: CodecKind,
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.split("\r\n").skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn status_of(msg: &str) -> Option<u16> {
+    msg.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
+
+fn body_of(msg: &str) -> &str {
+    msg.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("")
+}
+
+impl CallPhone {
+    /// Dials `number`; returns the phone once the call is answered (200 and
+    /// ACK sent) or with `final_status` set to the rejection.
+    pub async fn dial(server: SocketAddr, number: &str, options: DialOptions) -> CallPhone {
+        let sip = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let local_sip = sip.local_addr().unwrap();
+        let (req_tx, requests) = tokio::sync::mpsc::unbounded_channel();
+        let (resp_tx, responses) = tokio::sync::mpsc::unbounded_channel();
+        let pump = sip.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            while let Ok((n, _)) = pump.recv_from(&mut buf).await {
+                let text = String::from_utf8_lossy(&buf[..n]).to_string();
+                let tx = if text.starts_with("SIP/2.0 ") {
+                    &resp_tx
+                } else {
+                    &req_tx
+                };
+                if tx.send(text).is_err() {
+                    break;
+                }
+            }
+        });
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = received.clone();
+        let rtp_in = rtp.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2048];
+            while let Ok((n, _)) = rtp_in.recv_from(&mut buf).await {
+                let p = &buf[..n];
+                if n < 12 || p[0] >> 6 != 2 {
+                    continue;
+                }
+                let cc = (p[0] & 0x0f) as usize;
+                let start = 12 + 4 * cc;
+                if start > n {
+                    continue;
+                }
+                sink.lock().unwrap().push(Received {
+                    at: Instant::now(),
+                    payload_type: p[1] & 0x7f,
+                    marker: p[1] & 0x80 != 0,
+                    sequence: u16::from_be_bytes([p[2], p[3]]),
+                    timestamp: u32::from_be_bytes([p[4], p[5], p[6], p[7]]),
+                    ssrc: u32::from_be_bytes([p[8], p[9], p[10], p[11]]),
+                    payload: p[start..].to_vec(),
+                });
+            }
+        });
+        let mut phone = CallPhone {
+            sip,
+            rtp,
+            server,
+            local_sip,
+            call_id: format!("call-{}-{}", local_sip.port(), std::process::id()),
+            from_tag: format!("ft{}", local_sip.port()),
+            to_tag: String::new(),
+            number: number.to_string(),
+            cseq: 1,
+            remote_rtp: server,
+            final_status: 0,
+            answer_sdp: String::new(),
+            received,
+            requests,
+            responses,
+            seq: 1000,
+            ts: 50_000,
+            ssrc: 0x1234_5678,
+            dtmf_pt: 101,
+            codec: options.codec,
+        };
+        phone.invite(options).await;
+        phone
+    }
+
+    /// Dials with a hand-written media section; returns the final status.
+    pub async fn dial_raw_offer(server: SocketAddr, number: &str, media: &str) -> u16 {
+        let sip = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let me = sip.local_addr().unwrap();
+        let sdp = format!(
+            "v=0\r\no=test 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n{media}"
+        );
+        let invite = format!(
+            "INVITE sip:{number}@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-raw-{p};rport\r\nMax-Forwards: 70\r\nFrom: <sip:79160000000@{me}>;tag=raw\r\nTo: <sip:{number}@{server}>\r\nCall-ID: raw-{p}\r\nCSeq: 1 INVITE\r\nContact: <sip:79160000000@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            p = me.port(),
+            len = sdp.len()
+        );
+        sip.send_to(invite.as_bytes(), server).await.unwrap();
+        let mut buf = vec![0u8; 65536];
+        loop {
+            let (n, _) = tokio::time::timeout(Duration::from_secs(5), sip.recv_from(&mut buf))
+                .await
+                .expect("answered")
+                .unwrap();
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if let Some(status) = status_of(&text)
+                && status >= 200
+            {
+                return status;
+            }
+        }
+    }
+
+    fn offer(&self, options: DialOptions) -> String {
+        let rtp = self.rtp.local_addr().unwrap();
+        let pt = match options.codec {
+            CodecKind::Pcmu => 0,
+            CodecKind::Pcma => 8,
+        };
+        let name = match options.codec {
+            CodecKind::Pcmu => "PCMU",
+            CodecKind::Pcma => "PCMA",
+        };
+        let (fmts, te) = if options.telephone_event {
+            (
+                format!("{pt} 101"),
+                "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
+            )
+        } else {
+            (format!("{pt}"), "")
+        };
+        format!(
+            "v=0\r\no=test 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP {fmts}\r\na=rtpmap:{pt} {name}/8000\r\n{te}a=ptime:20\r\na=sendrecv\r\n",
+            rtp.port()
+        )
+    }
+
+    async fn invite(&mut self, options: DialOptions) {
+        let sdp = self.offer(options);
+        let branch = format!("z9hG4bK-inv-{}", self.local_sip.port());
+        let invite = format!(
+            "INVITE sip:{num}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: \"Test Caller\" <sip:79161234567@{me}>;tag={ft}\r\nTo: <sip:{num}@{srv}>\r\nCall-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <sip:79161234567@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            num = self.number,
+            srv = self.server,
+            me = self.local_sip,
+            ft = self.from_tag,
+            cid = self.call_id,
+            len = sdp.len(),
+        );
+        self.sip
+            .send_to(invite.as_bytes(), self.server)
+            .await
+            .unwrap();
+        loop {
+            let resp = tokio::time::timeout(Duration::from_secs(5), self.responses.recv())
+                .await
+                .expect("INVITE answered within 5 s")
+                .unwrap();
+            let status = status_of(&resp).unwrap();
+            if status < 200 {
+                continue;
+            }
+            self.final_status = status;
+            if let Some(to) = header(&resp, "To") {
+                if let Some(tag) = to.split(";tag=").nth(1) {
+                    self.to_tag = tag.split(';').next().unwrap().to_string();
+                }
+            }
+            if status >= 300 {
+                // The transaction layer wants an ACK for a final non-2xx too.
+                self.send_ack(&branch).await;
+                return;
+            }
+            self.answer_sdp = body_of(&resp).to_string();
+            self.remote_rtp = parse_sdp_addr(&self.answer_sdp);
+            if let Some(pt) = self.answer_sdp.lines().find_map(|l| {
+                l.strip_prefix("a=rtpmap:")?
+                    .split_once(" telephone-event")
+                    .map(|(pt, _)| pt.parse().unwrap())
+            }) {
+                self.dtmf_pt = pt;
+            }
+            self.send_ack(&format!("z9hG4bK-ack-{}", self.local_sip.port()))
+                .await;
+            return;
+        }
+    }
+
+    async fn send_ack(&self, branch: &str) {
+        let ack = format!(
+            "ACK sip:{num}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@{me}>;tag={ft}\r\nTo: <sip:{num}@{srv}>;tag={tt}\r\nCall-ID: {cid}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+            num = self.number,
+            srv = self.server,
+            me = self.local_sip,
+            ft = self.from_tag,
+            tt = self.to_tag,
+            cid = self.call_id,
+        );
+        self.sip.send_to(ack.as_bytes(), self.server).await.unwrap();
+    }
+
+    /// An in-dialog request; returns the final status.
+    async fn request(&mut self, method: &str, extra: &str, body: &str) -> u16 {
+        self.cseq += 1;
+        let branch = format!("z9hG4bK-{method}-{}-{}", self.cseq, self.local_sip.port());
+        let req = format!(
+            "{method} sip:{num}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@{me}>;tag={ft}\r\nTo: <sip:{num}@{srv}>;tag={tt}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\n{extra}Content-Length: {len}\r\n\r\n{body}",
+            num = self.number,
+            srv = self.server,
+            me = self.local_sip,
+            ft = self.from_tag,
+            tt = self.to_tag,
+            cid = self.call_id,
+            cseq = self.cseq,
+            len = body.len(),
+        );
+        self.sip.send_to(req.as_bytes(), self.server).await.unwrap();
+        loop {
+            let resp = tokio::time::timeout(Duration::from_secs(5), self.responses.recv())
+                .await
+                .expect("in-dialog request answered")
+                .unwrap();
+            let status = status_of(&resp).unwrap();
+            if status >= 200 && header(&resp, "CSeq").is_some_and(|c| c.ends_with(method)) {
+                return status;
+            }
+        }
+    }
+
+    pub async fn hang_up(&mut self) -> u16 {
+        self.request("BYE", "", "").await
+    }
+
+    /// Waits for the server's BYE and answers it 200.
+    pub async fn wait_for_bye(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return false;
+            };
+            let Ok(Some(req)) = tokio::time::timeout(left, self.requests.recv()).await else {
+                return false;
+            };
+            if req.starts_with("BYE ") {
+                let mut resp = String::from("SIP/2.0 200 OK\r\n");
+                for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+                    if let Some(v) = header(&req, name) {
+                        resp.push_str(&format!("{name}: {v}\r\n"));
+                    }
+                }
+                resp.push_str("Content-Length: 0\r\n\r\n");
+                self.sip
+                    .send_to(resp.as_bytes(), self.server)
+                    .await
+                    .unwrap();
+                return true;
+            }
+        }
+    }
+
+    pub async fn press_info(&mut self, key: char) -> u16 {
+        let body = format!("Signal={key}\r\nDuration=160\r\n");
+        self.request("INFO", "Content-Type: application/dtmf-relay\r\n", &body)
+            .await
+    }
+
+    async fn send_rtp(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
+        let mut p = Vec::with_capacity(12 + payload.len());
+        p.push(0x80);
+        p.push(pt | if marker { 0x80 } else { 0 });
+        p.extend_from_slice(&self.seq.to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&self.ssrc.to_be_bytes());
+        p.extend_from_slice(payload);
+        self.seq = self.seq.wrapping_add(1);
+        self.rtp.send_to(&p, self.remote_rtp).await.unwrap();
+    }
+
+    /// Sends `frames` 20 ms frames of silence, paced in real time (the
+    /// server latches onto our address from them).
+    pub async fn send_silence(&mut self, frames: usize) {
+        let silence = vec![self.codec.encode(0); 160];
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for _ in 0..frames {
+            tick.tick().await;
+            let ts = self.ts;
+            self.send_rtp(self.codec.static_payload_type(), false, ts, &silence)
+                .await;
+            self.ts = self.ts.wrapping_add(160);
+        }
+    }
+
+    /// RFC 4733: a 100 ms event with three end packets, as phones send it.
+    pub async fn press_rfc4733(&mut self, key: char) {
+        let event = match key {
+            '0'..='9' => key as u8 - b'0',
+            '*' => 10,
+            '#' => 11,
+            _ => panic!("key {key}"),
+        };
+        let ts = self.ts;
+        let pt = self.dtmf_pt;
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for i in 1..=5u16 {
+            tick.tick().await;
+            let dur = i * 160;
+            let payload = [event, 10, (dur >> 8) as u8, dur as u8];
+            self.send_rtp(pt, i == 1, ts, &payload).await;
+        }
+        for _ in 0..3 {
+            let payload = [event, 0x80 | 10, (800u16 >> 8) as u8, 800u16 as u8];
+            self.send_rtp(pt, false, ts, &payload).await;
+        }
+        self.ts = self.ts.wrapping_add(800);
+    }
+
+    /// In-band: the two DTMF frequencies for 100 ms, then 100 ms silence.
+    pub async fn press_inband(&mut self, key: char) {
+        let (low, high) = match key {
+            '1' => (697.0, 1209.0),
+            '2' => (697.0, 1336.0),
+            '3' => (697.0, 1477.0),
+            '4' => (770.0, 1209.0),
+            '5' => (770.0, 1336.0),
+            '6' => (770.0, 1477.0),
+            '7' => (852.0, 1209.0),
+            '8' => (852.0, 1336.0),
+            '9' => (852.0, 1477.0),
+            '*' => (941.0, 1209.0),
+            '0' => (941.0, 1336.0),
+            '#' => (941.0, 1477.0),
+            _ => panic!("key {key}"),
+        };
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let mut n = 0usize;
+        for frame in 0..10 {
+            tick.tick().await;
+            let payload: Vec<u8> = (0..160)
+                .map(|_| {
+                    let t = n as f64 / 8000.0;
+                    n += 1;
+                    let s = if frame < 5 {
+                        8000.0
+                            * ((2.0 * std::f64::consts::PI * low * t).sin()
+                                + (2.0 * std::f64::consts::PI * high * t).sin())
+                    } else {
+                        0.0
+                    };
+                    self.codec.encode(s as i16)
+                })
+                .collect();
+            let ts = self.ts;
+            self.send_rtp(self.codec.static_payload_type(), false, ts, &payload)
+                .await;
+            self.ts = self.ts.wrapping_add(160);
+        }
+    }
+
+    /// Audio packets (not telephone-events) received so far.
+    pub fn audio_packets(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.payload_type == 0 || p.payload_type == 8)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until at least `n` audio packets arrived.
+    pub async fn wait_packets(&self, n: usize, within: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + within;
+        loop {
+            let packets = self.audio_packets();
+            if packets.len() >= n || Instant::now() > deadline {
+                return packets;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn parse_sdp_addr(sdp: &str) -> SocketAddr {
+    let ip = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("c=IN IP4 "))
+        .expect("c= line")
+        .trim();
+    let port = sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|l| l.split(' ').next())
+        .expect("m=audio")
+        .parse::<u16>()
+        .unwrap();
+    format!("{ip}:{port}").parse().unwrap()
+}
+
+/// Decodes received packets (in sequence order) into samples.
+pub fn decode(packets: &[Received]) -> Vec<i16> {
+    let mut sorted = packets.to_vec();
+    sorted.sort_by_key(|p| p.sequence);
+    sorted
+        .iter()
+        .flat_map(|p| {
+            let kind = if p.payload_type == 8 {
+                CodecKind::Pcma
+            } else {
+                CodecKind::Pcmu
+            };
+            p.payload.iter().map(move |&b| kind.decode(b))
+        })
+        .collect()
+}
+
+/// The prompt as a phone would hear it: the WAV through G.711.
+pub fn prompt_samples(path: &std::path::Path, codec: CodecKind) -> Vec<i16> {
+    let mut reader = hound::WavReader::open(path).unwrap();
+    reader
+        .samples::<i16>()
+        .map(|s| codec.decode(codec.encode(s.unwrap())))
+        .collect()
+}
+
+/// Best normalised correlation of `expected` (its first `len` samples)
+/// within `heard`, at frame-aligned offsets up to `max_offset`.
+pub fn best_correlation(heard: &[i16], expected: &[i16], len: usize, max_offset: usize) -> f64 {
+    let len = len.min(expected.len());
+    let e = &expected[..len];
+    let e_energy: f64 = e.iter().map(|&x| (x as f64).powi(2)).sum();
+    let mut best = 0.0f64;
+    let mut offset = 0;
+    while offset <= max_offset && offset + len <= heard.len() {
+        let h = &heard[offset..offset + len];
+        let h_energy: f64 = h.iter().map(|&x| (x as f64).powi(2)).sum();
+        let dot: f64 = h.iter().zip(e).map(|(&a, &b)| a as f64 * b as f64).sum();
+        if h_energy > 0.0 && e_energy > 0.0 {
+            best = best.max(dot / (h_energy.sqrt() * e_energy.sqrt()));
+        }
+        offset += 160;
+    }
+    best
+}
