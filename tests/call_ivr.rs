@@ -261,3 +261,36 @@ async fn graceful_stop_hangs_up_calls_and_finalises_inquiries() {
     assert!(items[0].ended_at_ms.is_some());
     drop(dir);
 }
+
+#[tokio::test]
+async fn hold_and_resume_by_reinvite() {
+    let server = TestServer::start(vec![]).await;
+    let mut phone = CallPhone::dial(server.sip(), "hotline", DialOptions::default()).await;
+    phone.send_silence(3).await;
+    let (status, answer) = phone.reinvite("sendonly").await;
+    assert_eq!(status, 200);
+    assert!(
+        answer.contains("a=recvonly"),
+        "held: we only receive\n{answer}"
+    );
+    // While held the server sends nothing.
+    phone.send_silence(5).await;
+    let held_at = phone.audio_packets().len();
+    phone.send_silence(10).await;
+    assert!(
+        phone.audio_packets().len() <= held_at + 1,
+        "audio while on hold"
+    );
+    let (status, answer) = phone.reinvite("sendrecv").await;
+    assert_eq!(status, 200);
+    assert!(answer.contains("a=sendrecv"), "{answer}");
+    phone.send_silence(10).await;
+    let resumed = phone
+        .wait_packets(held_at + 10, Duration::from_secs(3))
+        .await;
+    assert!(
+        resumed.len() >= held_at + 10,
+        "audio flows again after resume"
+    );
+    assert_eq!(phone.hang_up().await, 200);
+}

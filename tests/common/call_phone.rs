@@ -298,6 +298,53 @@ impl CallPhone {
         }
     }
 
+    /// re-INVITE with our offer in `direction` (`sendonly` = hold); returns
+    /// the status and the answer's SDP body.
+    pub async fn reinvite(&mut self, direction: &str) -> (u16, String) {
+        let offer = self
+            .offer(DialOptions {
+                codec: self.codec,
+                telephone_event: true,
+            })
+            .replace("a=sendrecv", &format!("a={direction}"))
+            .replace("o=test 1 1", "o=test 1 2");
+        self.cseq += 1;
+        let branch = format!("z9hG4bK-reinv-{}-{}", self.cseq, self.local_sip.port());
+        let req = format!(
+            "INVITE sip:{num}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@{me}>;tag={ft}\r\nTo: <sip:{num}@{srv}>;tag={tt}\r\nCall-ID: {cid}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:79161234567@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{offer}",
+            num = self.number,
+            srv = self.server,
+            me = self.local_sip,
+            ft = self.from_tag,
+            tt = self.to_tag,
+            cid = self.call_id,
+            cseq = self.cseq,
+            len = offer.len(),
+        );
+        self.sip.send_to(req.as_bytes(), self.server).await.unwrap();
+        loop {
+            let resp = tokio::time::timeout(Duration::from_secs(5), self.responses.recv())
+                .await
+                .expect("re-INVITE answered")
+                .unwrap();
+            let status = status_of(&resp).unwrap();
+            if status >= 200 {
+                let ack = format!(
+                    "ACK sip:{num}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch}-ack;rport\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@{me}>;tag={ft}\r\nTo: <sip:{num}@{srv}>;tag={tt}\r\nCall-ID: {cid}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
+                    num = self.number,
+                    srv = self.server,
+                    me = self.local_sip,
+                    ft = self.from_tag,
+                    tt = self.to_tag,
+                    cid = self.call_id,
+                    cseq = self.cseq,
+                );
+                self.sip.send_to(ack.as_bytes(), self.server).await.unwrap();
+                return (status, body_of(&resp).to_string());
+            }
+        }
+    }
+
     pub async fn hang_up(&mut self) -> u16 {
         self.request("BYE", "", "").await
     }
