@@ -263,38 +263,22 @@ fn two_digits(s: &str) -> Option<i64> {
     }
 }
 
-/// Days since 1970-01-01 of a valid `YYYY-MM-DD` (Howard Hinnant's
-/// `days_from_civil`, the inverse of the API's formatter).
+/// Days since 1970-01-01 of a valid `YYYY-MM-DD`, written exactly so (the
+/// calendar's `Date` does the civil-date arithmetic for the whole crate).
 fn parse_date(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+    let digits_at =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if b.len() != 10
+        || b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !digits_at(0..4)
+        || !digits_at(5..7)
+        || !digits_at(8..10)
+    {
         return None;
     }
-    let year: i64 = s
-        .get(0..4)
-        .filter(|y| y.bytes().all(|c| c.is_ascii_digit()))?
-        .parse()
-        .ok()?;
-    let month = two_digits(s.get(5..7)?)?;
-    let day = two_digits(s.get(8..10)?)?;
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    let month_days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if !(1..=month_days).contains(&day) {
-        return None;
-    }
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    crate::ivr::calendar::Date::parse(s).map(|d| d.days_since_epoch())
 }
 
 #[cfg(test)]
