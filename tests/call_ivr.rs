@@ -294,3 +294,38 @@ async fn hold_and_resume_by_reinvite() {
     );
     assert_eq!(phone.hang_up().await, 200);
 }
+
+#[tokio::test]
+async fn after_hours_caller_leaves_a_callback_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir, vec![]);
+    config.calendar = always(false);
+    let running = hotline::server::start(config).await.unwrap();
+    let mut phone = CallPhone::dial(running.sip_addr, "hotline", DialOptions::default()).await;
+    phone.send_silence(5).await;
+    phone.press_rfc4733('1').await;
+    // The confirmation plays, then the server hangs up by itself.
+    assert!(
+        phone.wait_for_bye(Duration::from_secs(30)).await,
+        "server ends the call after the confirmation"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        running.inquiries.flush().await;
+        let (items, _) = running
+            .store
+            .list_inquiries(&InquiryFilter::default(), 10, None)
+            .await
+            .unwrap();
+        let i = &items[0];
+        if i.ended_at_ms.is_some() {
+            assert_eq!(i.status.as_str(), "callback_requested");
+            assert_eq!(i.topic.as_deref(), Some("callback"));
+            assert_eq!(i.from, "79161234567", "the number to call back");
+            break;
+        }
+        assert!(Instant::now() < deadline, "inquiry not finalised: {i:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.stop().await.unwrap();
+}
