@@ -6,6 +6,7 @@ use super::Method;
 use super::lex::{Cursor, is_lws, is_token_byte, parse_u32_saturating, split_commas, trim_lws};
 use super::names;
 use super::parse::{Message, parse_content_length};
+use super::small_string::SmallString;
 use super::uri::{Uri, parse_host, parse_port};
 
 /// A header that is missing or does not parse; says which and why.
@@ -30,18 +31,21 @@ impl HeaderError {
     }
 }
 
+/// Parameters as (name, value) pairs; `None` for a flag such as `;lr`.
+pub type Params = Vec<(SmallString, Option<SmallString>)>;
+
 /// One Via value (RFC 3261 §20.42).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Via {
     /// `SIP/2.0` (whitespace around `/` removed).
-    pub protocol: String,
+    pub protocol: SmallString,
     /// Upper-cased: `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, …
-    pub transport: String,
+    pub transport: SmallString,
     /// Lower-cased; IPv6 keeps its brackets.
-    pub host: String,
+    pub host: SmallString,
     pub port: Option<u16>,
     /// Names as written; quoted values are unquoted.
-    pub params: Vec<(String, Option<String>)>,
+    pub params: Params,
 }
 
 impl Via {
@@ -75,10 +79,10 @@ impl Via {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NameAddr {
     /// Unquoted and unescaped.
-    pub display_name: Option<String>,
+    pub display_name: Option<SmallString>,
     pub uri: Uri,
     /// Header parameters (not URI parameters); quoted values are unquoted.
-    pub params: Vec<(String, Option<String>)>,
+    pub params: Params,
 }
 
 impl NameAddr {
@@ -118,7 +122,10 @@ pub enum Contacts {
     List(Vec<NameAddr>),
 }
 
-fn find_param<'a>(params: &'a [(String, Option<String>)], name: &str) -> Option<Option<&'a str>> {
+pub(super) fn find_param<'a>(
+    params: &'a [(SmallString, Option<SmallString>)],
+    name: &str,
+) -> Option<Option<&'a str>> {
     params
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -131,10 +138,7 @@ fn is_param_value_byte(b: u8) -> bool {
 }
 
 /// `*( SEMI generic-param )` with LWS allowed around `;` and `=`.
-fn parse_params(
-    c: &mut Cursor<'_>,
-    header: &'static str,
-) -> Result<Vec<(String, Option<String>)>, HeaderError> {
+fn parse_params(c: &mut Cursor<'_>, header: &'static str) -> Result<Params, HeaderError> {
     let mut params = Vec::new();
     while c.eat(b';') {
         let name = c
@@ -142,21 +146,20 @@ fn parse_params(
             .ok_or(HeaderError::new(header, "empty or invalid parameter name"))?;
         let value = if c.eat(b'=') {
             if c.peek() == Some(b'"') {
-                Some(
-                    c.quoted_string()
-                        .ok_or(HeaderError::new(header, "unterminated quoted parameter"))?,
-                )
+                Some(SmallString::from(c.quoted_string().ok_or(
+                    HeaderError::new(header, "unterminated quoted parameter"),
+                )?))
             } else {
                 let v = c.take_while(is_param_value_byte);
                 if v.is_empty() {
                     return Err(HeaderError::new(header, "empty parameter value"));
                 }
-                Some(v.to_owned())
+                Some(SmallString::from(v))
             }
         } else {
             None
         };
-        params.push((name.to_owned(), value));
+        params.push((SmallString::from(name), value));
     }
     c.skip_lws();
     if !c.at_end() {
@@ -212,8 +215,8 @@ impl Via {
             .map_err(|e| e.within(H))?;
         let params = parse_params(&mut c, H)?;
         Ok(Via {
-            protocol: [name, "/", version].concat(),
-            transport: transport.to_ascii_uppercase(),
+            protocol: SmallString::from_parts(&[name, "/", version]),
+            transport: SmallString::from_ascii_uppercase(transport),
             host,
             port,
             params,
@@ -230,10 +233,10 @@ impl NameAddr {
         let mut c = Cursor::new(s);
         let display_name;
         if c.peek() == Some(b'"') {
-            display_name = Some(
+            display_name = Some(SmallString::from(
                 c.quoted_string()
                     .ok_or(HeaderError::new(header, "unterminated quoted display name"))?,
-            );
+            ));
             c.skip_lws();
             if c.peek() != Some(b'<') {
                 return Err(HeaderError::new(header, "display name without <URI>"));
@@ -246,7 +249,7 @@ impl NameAddr {
                     "display name with special characters must be quoted",
                 ));
             }
-            display_name = (!text.is_empty()).then(|| text.to_owned());
+            display_name = (!text.is_empty()).then(|| SmallString::from(text));
             c.pos = lt;
         } else {
             let end = memchr::memchr(b';', s.as_bytes()).unwrap_or(s.len());

@@ -1,5 +1,7 @@
 //! Lexical helpers shared by the parser and the typed headers (RFC 3261 §25.1).
 
+use std::borrow::Cow;
+
 /// `token` characters: alphanum and `-.!%*_+`'~`.
 pub(crate) fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
@@ -126,19 +128,26 @@ impl<'a> Cursor<'a> {
     }
 
     /// Parses a quoted string starting at the cursor (which must be on `"`),
-    /// returning its unescaped content, or None if it is not terminated.
-    pub(crate) fn quoted_string(&mut self) -> Option<String> {
+    /// returning its unescaped content (borrowed unless it had escapes), or
+    /// None if it is not terminated.
+    pub(crate) fn quoted_string(&mut self) -> Option<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return None;
         }
         let rest = self.s.get(self.pos + 1..)?;
-        let mut out = String::new();
+        // `"` and `\` are ASCII, so scanning bytes finds them exactly.
+        let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
+        if rest.as_bytes().get(end) == Some(&b'"') {
+            self.pos += 1 + end + 1;
+            return Some(Cow::Borrowed(rest.get(..end)?));
+        }
+        let mut out = String::with_capacity(rest.len());
         let mut chars = rest.char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
                 '"' => {
                     self.pos += 1 + i + 1;
-                    return Some(out);
+                    return Some(Cow::Owned(out));
                 }
                 '\\' => {
                     let (_, escaped) = chars.next()?;
@@ -154,9 +163,9 @@ impl<'a> Cursor<'a> {
 /// Decodes `%HH` escapes. Returns None on a malformed escape; escaped bytes
 /// that do not form UTF-8 are replaced (U+FFFD) rather than rejected, since
 /// the grammar allows any octet.
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_owned());
+pub(crate) fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
+    if memchr::memchr(b'%', s.as_bytes()).is_none() {
+        return Some(Cow::Borrowed(s));
     }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -172,7 +181,7 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
             i += 1;
         }
     }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
 fn hex_value(b: u8) -> Option<u8> {

@@ -1,8 +1,9 @@
 //! `sip:`, `sips:` and `tel:` URIs (RFC 3261 §19.1, RFC 3966); other schemes
 //! are kept opaque so a request naming them can be answered 416.
 
-use super::headers::HeaderError;
+use super::headers::{HeaderError, Params, find_param};
 use super::lex::percent_decode;
+use super::small_string::SmallString;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -37,13 +38,14 @@ impl Scheme {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Uri {
     pub scheme: Scheme,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    pub host: String,
+    pub user: Option<SmallString>,
+    pub password: Option<SmallString>,
+    pub host: SmallString,
     pub port: Option<u16>,
-    pub params: Vec<(String, Option<String>)>,
+    pub params: Params,
     pub headers: Vec<(String, String)>,
-    raw: String,
+    /// Inline up to 62 bytes: most URIs fit, so parsing one allocates nothing.
+    raw: SmallString<62>,
 }
 
 /// `str::split_once` for an ASCII byte, via memchr (the char searcher is
@@ -70,7 +72,7 @@ fn is_host_char(b: u8) -> bool {
 }
 
 /// Validates and lower-cases a host (hostname, IPv4 or `[IPv6]`).
-pub(super) fn parse_host(host: &str) -> Result<String, HeaderError> {
+pub(super) fn parse_host(host: &str) -> Result<SmallString, HeaderError> {
     if let Some(inner) = host.strip_prefix('[') {
         let inner = inner
             .strip_suffix(']')
@@ -82,12 +84,12 @@ pub(super) fn parse_host(host: &str) -> Result<String, HeaderError> {
         {
             return Err(err("bad IPv6 reference"));
         }
-        return Ok(host.to_ascii_lowercase());
+        return Ok(SmallString::from_ascii_lowercase(host));
     }
     if host.is_empty() || !host.bytes().all(is_host_char) {
         return Err(err("bad host"));
     }
-    Ok(host.to_ascii_lowercase())
+    Ok(SmallString::from_ascii_lowercase(host))
 }
 
 pub(super) fn parse_port(port: &str) -> Result<u16, HeaderError> {
@@ -98,7 +100,7 @@ pub(super) fn parse_port(port: &str) -> Result<u16, HeaderError> {
 }
 
 /// Splits `host[:port]` where host may be `[IPv6]`.
-pub(super) fn split_hostport(s: &str) -> Result<(String, Option<u16>), HeaderError> {
+pub(super) fn split_hostport(s: &str) -> Result<(SmallString, Option<u16>), HeaderError> {
     let (host, port) = if s.starts_with('[') {
         let close = s.find(']').ok_or(err("unterminated IPv6 reference"))?;
         let (h, rest) = s.split_at(close + 1);
@@ -118,7 +120,7 @@ pub(super) fn split_hostport(s: &str) -> Result<(String, Option<u16>), HeaderErr
     Ok((host, port))
 }
 
-fn parse_params(s: &str) -> Result<Vec<(String, Option<String>)>, HeaderError> {
+fn parse_params(s: &str) -> Result<Params, HeaderError> {
     let mut params = Vec::new();
     if s.is_empty() {
         return Ok(params);
@@ -133,9 +135,13 @@ fn parse_params(s: &str) -> Result<Vec<(String, Option<String>)>, HeaderError> {
         }
         let name = percent_decode(name).ok_or(err("bad escape in parameter"))?;
         let value = value
-            .map(|v| percent_decode(v).ok_or(err("bad escape in parameter")))
+            .map(|v| {
+                percent_decode(v)
+                    .map(SmallString::from)
+                    .ok_or(err("bad escape in parameter"))
+            })
             .transpose()?;
-        params.push((name, value));
+        params.push((SmallString::from(name), value));
     }
     Ok(params)
 }
@@ -168,11 +174,11 @@ impl Uri {
             scheme,
             user: None,
             password: None,
-            host: String::new(),
+            host: SmallString::new(),
             port: None,
             params: Vec::new(),
             headers: Vec::new(),
-            raw: s.to_owned(),
+            raw: SmallString::from(s),
         };
         match uri.scheme {
             Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
@@ -181,7 +187,7 @@ impl Uri {
                 if number.is_empty() {
                     return Err(err("empty telephone number"));
                 }
-                uri.user = Some(percent_decode(number).ok_or(err("bad escape"))?);
+                uri.user = Some(percent_decode(number).ok_or(err("bad escape"))?.into());
                 uri.params = parse_params(params)?;
             }
             Scheme::Other(_) => {
@@ -205,9 +211,17 @@ impl Uri {
                 if user.is_empty() {
                     return Err(err("empty user"));
                 }
-                self.user = Some(percent_decode(user).ok_or(err("bad escape in user"))?);
+                self.user = Some(
+                    percent_decode(user)
+                        .ok_or(err("bad escape in user"))?
+                        .into(),
+                );
                 self.password = password
-                    .map(|p| percent_decode(p).ok_or(err("bad escape in password")))
+                    .map(|p| {
+                        percent_decode(p)
+                            .map(SmallString::from)
+                            .ok_or(err("bad escape in password"))
+                    })
                     .transpose()?;
                 hostpart
             }
@@ -231,7 +245,7 @@ impl Uri {
                 }
                 let n = percent_decode(n).ok_or(err("bad escape in header"))?;
                 let v = percent_decode(v).ok_or(err("bad escape in header"))?;
-                self.headers.push((n, v));
+                self.headers.push((n.into_owned(), v.into_owned()));
             }
         }
         Ok(())
@@ -239,16 +253,13 @@ impl Uri {
 
     /// The URI exactly as it was written.
     pub fn as_str(&self) -> &str {
-        &self.raw
+        self.raw.as_str()
     }
 
     /// A URI parameter by name (case-insensitive): `Some(None)` for a flag
     /// such as `;lr`.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_deref())
+        find_param(&self.params, name)
     }
 
     pub fn transport_param(&self) -> Option<&str> {
