@@ -241,7 +241,7 @@ impl NameAddr {
             if c.peek() != Some(b'<') {
                 return Err(HeaderError::new(header, "display name without <URI>"));
             }
-        } else if let Some(lt) = memchr::memchr(b'<', s.as_bytes()) {
+        } else if let Some(lt) = s.bytes().position(|b| b == b'<') {
             let text = trim_lws(s.get(..lt).unwrap_or(""));
             if !text.bytes().all(|b| is_token_byte(b) || is_lws(b)) {
                 return Err(HeaderError::new(
@@ -252,7 +252,7 @@ impl NameAddr {
             display_name = (!text.is_empty()).then(|| SmallString::from(text));
             c.pos = lt;
         } else {
-            let end = memchr::memchr(b';', s.as_bytes()).unwrap_or(s.len());
+            let end = s.bytes().position(|b| b == b';').unwrap_or(s.len());
             let uri_text = trim_lws(s.get(..end).unwrap_or(""));
             if uri_text.contains(['?', ',']) {
                 return Err(HeaderError::new(
@@ -273,7 +273,7 @@ impl NameAddr {
         let inner_start = c.pos + 1;
         let close = s
             .get(inner_start..)
-            .and_then(|r| memchr::memchr(b'>', r.as_bytes()))
+            .and_then(|r| r.bytes().position(|b| b == b'>'))
             .ok_or(HeaderError::new(header, "missing '>'"))?;
         let uri_text = s.get(inner_start..inner_start + close).unwrap_or("");
         let uri = Uri::parse(uri_text).map_err(|e| e.within(header))?;

@@ -274,7 +274,7 @@ fn parse_start(buf: &[u8], line: Span) -> Result<Start, ParseError> {
             .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
     {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
-        let sp = text.find(' ').ok_or_else(bad)?;
+        let sp = text.bytes().position(|b| b == b' ').ok_or_else(bad)?;
         let version = text.get(..sp).ok_or_else(bad)?;
         if !is_sip_version(version) {
             return Err(bad());
@@ -301,8 +301,8 @@ fn parse_start(buf: &[u8], line: Span) -> Result<Start, ParseError> {
     }
     // Request-Line = Method SP Request-URI SP SIP-Version: exactly two single
     // spaces, no other whitespace (RFC 4475 lwsstart, trws, lwsruri).
-    let first = text.find(' ').ok_or_else(bad)?;
-    let last = text.rfind(' ').ok_or_else(bad)?;
+    let first = text.bytes().position(|b| b == b' ').ok_or_else(bad)?;
+    let last = text.bytes().rposition(|b| b == b' ').ok_or_else(bad)?;
     if first == last {
         return Err(bad());
     }
@@ -410,18 +410,26 @@ impl Message {
                 if headers.len() >= limits.max_headers {
                     return Err(ParseError::new(K::TooManyHeaders, Some(line_no)));
                 }
+                // `token *WSP ":"` in one pass (no separate search for the
+                // colon and re-scan of the name).
                 let text = buf.get(pos..content_end).unwrap_or(&[]);
-                let Some(colon) = memchr::memchr(b':', text) else {
+                let name_len = text
+                    .iter()
+                    .position(|b| !super::lex::is_token_byte(*b))
+                    .unwrap_or(text.len());
+                let colon = text
+                    .iter()
+                    .skip(name_len)
+                    .position(|b| !is_wsp(*b))
+                    .map(|i| name_len + i);
+                let (true, Some(colon)) = (name_len > 0, colon) else {
                     return Err(ParseError::new(K::BadHeaderLine, Some(line_no)));
                 };
-                let name = trim_span(buf, pos, pos + colon);
-                let name_bytes = buf.get(name.start..name.end).unwrap_or(&[]);
-                if name.start != pos
-                    || name_bytes.is_empty()
-                    || !name_bytes.iter().all(|b| super::lex::is_token_byte(*b))
-                {
+                if text.get(colon) != Some(&b':') {
                     return Err(ParseError::new(K::BadHeaderLine, Some(line_no)));
                 }
+                let name = Span::new(pos, pos + name_len);
+                let name_bytes = text.get(..name_len).unwrap_or(&[]);
                 let mut pieces = smallvec_like::Pieces::new();
                 let value = trim_span(buf, pos + colon + 1, content_end);
                 if value.start < value.end {

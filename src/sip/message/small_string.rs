@@ -123,8 +123,18 @@ impl<const N: usize> Default for SmallString<N> {
 }
 
 impl<const N: usize> From<&str> for SmallString<N> {
+    /// The common case, kept free of `from_parts`' loop over pieces.
     fn from(s: &str) -> Self {
-        Self::from_parts(&[s])
+        match (Self::inline_len(s.len()), s.len()) {
+            (Some(len), n) => {
+                let mut bytes = [0u8; N];
+                if let Some(dst) = bytes.get_mut(..n) {
+                    dst.copy_from_slice(s.as_bytes());
+                }
+                SmallString(Repr::Inline { len, bytes })
+            }
+            (None, _) => SmallString(Repr::Heap(Box::from(s))),
+        }
     }
 }
 
