@@ -156,7 +156,7 @@ impl StreamFramer {
         let max_block = self.limits.max_header_block_bytes;
         loop {
             let rest = self.buf.get(self.scan..).unwrap_or(&[]);
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
+            let Some(nl) = super::lex::find_newline(rest) else {
                 if self.scan == 0 && rest.iter().any(|b| is_binary(*b) && *b != b'\r') {
                     return Err(FramingError::Garbage);
                 }
@@ -202,7 +202,7 @@ impl StreamFramer {
             }
             // Only names starting with l/L/c/C can be Content-Length.
             if matches!(content.first(), Some(b'l' | b'L' | b'c' | b'C')) {
-                if let Some(colon) = memchr::memchr(b':', content) {
+                if let Some(colon) = content.iter().position(|b| *b == b':') {
                     let name = trim_wsp(content.get(..colon).unwrap_or(&[]));
                     if header_id(name) == names::CONTENT_LENGTH {
                         let mut digits = LengthDigits::default();

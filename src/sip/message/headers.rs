@@ -3,11 +3,14 @@
 //! from the raw values with the LWS tolerance of RFC 3261 §25.1.
 
 use super::Method;
-use super::lex::{Cursor, is_lws, is_token_byte, parse_u32_saturating, split_commas, trim_lws};
+use super::lex::{
+    Cursor, byte_class, is_lws, is_token_byte, is_token_char, parse_u32_saturating, split_commas,
+    trim_lws,
+};
 use super::names;
 use super::parse::{Message, parse_content_length};
 use super::small_string::SmallString;
-use super::uri::{Uri, parse_host, parse_port};
+use super::uri::{Uri, is_host_char, parse_host, parse_port};
 
 /// A header that is missing or does not parse; says which and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -134,8 +137,12 @@ pub(super) fn find_param<'a>(
 
 /// Characters of an unquoted parameter value (token, host, IPv6 address).
 fn is_param_value_byte(b: u8) -> bool {
-    is_token_byte(b) || matches!(b, b':' | b'[' | b']' | b'/' | b'@' | b'?' | b'&' | b'$')
+    PARAM_VALUE_BYTES[usize::from(b)]
 }
+
+static PARAM_VALUE_BYTES: [bool; 256] = byte_class!(
+    |c| is_token_char(c) || matches!(c, b':' | b'[' | b']' | b'/' | b'@' | b'?' | b'&' | b'$')
+);
 
 /// `*( SEMI generic-param )` with LWS allowed around `;` and `=`.
 fn parse_params(c: &mut Cursor<'_>, header: &'static str) -> Result<Params, HeaderError> {
@@ -199,7 +206,7 @@ impl Via {
             }
             c.pos += 1;
         } else {
-            c.take_while(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+            c.take_while(is_host_char);
         }
         let host_end = c.pos;
         let port_text = if c.eat(b':') {

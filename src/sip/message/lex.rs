@@ -2,30 +2,48 @@
 
 use std::borrow::Cow;
 
+/// Builds a 256-entry byte-class table at compile time from a predicate on
+/// `$c`: the classifiers below run for every byte of names, tokens, hosts
+/// and URIs, where a table lookup is measurably faster than a chain of
+/// comparisons.
+macro_rules! byte_class {
+    (|$c:ident| $predicate:expr) => {{
+        let mut table = [false; 256];
+        let mut i = 0usize;
+        while i < 256 {
+            let $c = i as u8;
+            table[i] = $predicate;
+            i += 1;
+        }
+        table
+    }};
+}
+pub(crate) use byte_class;
+
 /// `token` characters: alphanum and `-.!%*_+`'~`.
 pub(crate) fn is_token_byte(b: u8) -> bool {
     TOKEN_BYTES[usize::from(b)]
 }
 
-/// `is_token_byte` as a table: it runs for every byte of every header name
-/// and token, where a chain of comparisons was measurably slower.
-static TOKEN_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0usize;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            );
-        b += 1;
-    }
-    table
-};
+static TOKEN_BYTES: [bool; 256] = byte_class!(|c| is_token_char(c));
+
+/// The `token` predicate itself, usable when building other tables.
+pub(crate) const fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
 
 pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
+/// Position of the next line feed (memchr: measured faster here than both
+/// a byte loop and memchr's portable word-at-a-time searcher).
+pub(crate) fn find_newline(haystack: &[u8]) -> Option<usize> {
+    memchr::memchr(b'\n', haystack)
 }
 
 /// Space or horizontal tab (after unfolding, LWS is only these).
@@ -165,7 +183,7 @@ impl<'a> Cursor<'a> {
         }
         let rest = self.s.get(self.pos + 1..)?;
         // `"` and `\` are ASCII, so scanning bytes finds them exactly.
-        let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
+        let end = rest.bytes().position(|b| b == b'"' || b == b'\\')?;
         if rest.as_bytes().get(end) == Some(&b'"') {
             self.pos += 1 + end + 1;
             return Some(Cow::Borrowed(rest.get(..end)?));

@@ -363,7 +363,7 @@ impl Message {
         loop {
             line_no += 1;
             let rest = buf.get(pos..).unwrap_or(&[]);
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
+            let Some(nl) = super::lex::find_newline(rest) else {
                 if rest.len() > limits.max_line_bytes {
                     return Err(ParseError::new(K::LineTooLong, Some(line_no)));
                 }

@@ -2,7 +2,7 @@
 //! are kept opaque so a request naming them can be answered 416.
 
 use super::headers::{HeaderError, Params, find_param};
-use super::lex::percent_decode;
+use super::lex::{byte_class, percent_decode};
 use super::small_string::SmallString;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -82,24 +82,18 @@ fn err(reason: &'static str) -> HeaderError {
 
 /// Characters never allowed unescaped anywhere in a URI we accept.
 fn is_forbidden(b: u8) -> bool {
-    b <= b' ' || b == 0x7f || b == b'<' || b == b'>' || b == b'"'
+    FORBIDDEN_BYTES[usize::from(b)]
 }
 
-fn is_host_char(b: u8) -> bool {
+static FORBIDDEN_BYTES: [bool; 256] =
+    byte_class!(|c| c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"');
+
+pub(super) fn is_host_char(b: u8) -> bool {
     HOST_BYTES[usize::from(b)]
 }
 
-/// `is_host_char` as a table (it runs for every byte of every host).
-static HOST_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0usize;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_';
-        b += 1;
-    }
-    table
-};
+static HOST_BYTES: [bool; 256] =
+    byte_class!(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_');
 
 /// Validates and lower-cases a host (hostname, IPv4 or `[IPv6]`).
 pub(super) fn parse_host(host: &str) -> Result<SmallString, HeaderError> {
