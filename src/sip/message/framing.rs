@@ -5,7 +5,7 @@
 //! bytes are buffered further, so a peer cannot make us hold unbounded data.
 
 use super::Limits;
-use super::lex::is_token_byte;
+use super::lex::{byte_class, is_token_byte};
 use super::names::{self, header_id};
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -177,11 +177,7 @@ impl StreamFramer {
             if end > max_block {
                 return Err(FramingError::HeaderBlockTooLarge(max_block));
             }
-            if self.scan == 0
-                && content
-                    .iter()
-                    .any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
-            {
+            if self.scan == 0 && content.iter().any(|b| is_binary(*b)) {
                 return Err(FramingError::Garbage);
             }
             let first_line = self.scan == 0;
@@ -249,8 +245,10 @@ fn settle_length(
 
 /// Control bytes that cannot appear in a start line.
 fn is_binary(b: u8) -> bool {
-    (b < 0x20 && b != b'\t') || b == 0x7f
+    BINARY_BYTES[usize::from(b)]
 }
+
+static BINARY_BYTES: [bool; 256] = byte_class!(|c| (c < 0x20 && c != b'\t') || c == 0x7f);
 
 fn trim_wsp(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {

@@ -119,11 +119,12 @@ static LOWER: [[u64; NAME_WORDS]; KNOWN.len()] = {
 fn eq_lowercase(name: &[u8], known: &[u64; NAME_WORDS]) -> bool {
     let mut words = known.iter();
     for chunk in name.chunks(8) {
-        let mut padded = [0u8; 8];
-        if let Some(dst) = padded.get_mut(..chunk.len()) {
-            dst.copy_from_slice(chunk);
-        }
-        let word = u64::from_le_bytes(padded);
+        // Assembled byte by byte: a copy into a padded buffer became a
+        // memcpy call per chunk.
+        let word = chunk
+            .iter()
+            .rev()
+            .fold(0u64, |word, b| (word << 8) | u64::from(*b));
         if words.next() != Some(&ascii_lowercase_word(word)) {
             return false;
         }

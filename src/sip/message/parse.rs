@@ -177,53 +177,66 @@ impl ParseError {
     }
 }
 
-/// A header being assembled from its first line and continuation lines.
-struct Pending {
-    id: HeaderId,
-    name: Span,
-    /// Trimmed value pieces, one per physical line (empty pieces skipped).
-    pieces: smallvec_like::Pieces,
-    raw_start: usize,
-    raw_end: usize,
+/// Value pieces of the header line being read, kept apart from its record
+/// (which is pushed as soon as the line is seen) because only folded headers
+/// need them: most lines never touch this.
+struct Folding {
+    /// The first non-empty trimmed piece of the value.
+    first: Option<Span>,
+    /// Further non-empty pieces from continuation lines (no allocation
+    /// unless a value really is folded over several non-empty lines).
+    more: Vec<Span>,
+    /// Whether the open header had continuation lines at all.
+    continued: bool,
 }
 
-/// A tiny inline vector: almost every header has one piece, so avoid a heap
-/// allocation for it.
-mod smallvec_like {
-    use super::Span;
-
-    pub(super) struct Pieces {
-        first: Option<Span>,
-        more: Vec<Span>,
+impl Folding {
+    fn start(&mut self, value: Span) {
+        self.first = (value.start < value.end).then_some(value);
+        self.more.clear();
+        self.continued = false;
     }
 
-    impl Pieces {
-        pub(super) fn new() -> Self {
-            Pieces {
-                first: None,
-                more: Vec::new(),
-            }
-        }
-
-        pub(super) fn push(&mut self, s: Span) {
+    fn push(&mut self, piece: Span) {
+        self.continued = true;
+        if piece.start < piece.end {
             if self.first.is_none() {
-                self.first = Some(s);
+                self.first = Some(piece);
             } else {
-                self.more.push(s);
+                self.more.push(piece);
             }
         }
+    }
 
-        pub(super) fn single(&self) -> Option<Span> {
-            if self.more.is_empty() {
-                self.first
-            } else {
-                None
+    /// Gives the open header (the last record) its unfolded value when it
+    /// had continuation lines: pieces joined by one space.
+    fn close(&mut self, buf: &[u8], headers: &mut [HeaderLine]) {
+        if !self.continued {
+            return;
+        }
+        self.continued = false;
+        let Some(line) = headers.last_mut() else {
+            return;
+        };
+        line.value = match (self.first, self.more.is_empty()) {
+            (Some(span), true) => Text::Raw(span),
+            (None, _) => {
+                let at = line.raw.map_or(0, |r| r.start);
+                Text::Raw(Span::new(at, at))
             }
-        }
-
-        pub(super) fn iter(&self) -> impl Iterator<Item = &Span> {
-            self.first.iter().chain(self.more.iter())
-        }
+            (Some(first), false) => {
+                let mut joined = String::new();
+                for piece in std::iter::once(&first).chain(self.more.iter()) {
+                    if !joined.is_empty() {
+                        joined.push(' ');
+                    }
+                    joined.push_str(&String::from_utf8_lossy(
+                        buf.get(piece.start..piece.end).unwrap_or(&[]),
+                    ));
+                }
+                Text::Owned(joined.into_boxed_str())
+            }
+        };
     }
 }
 
@@ -358,7 +371,11 @@ impl Message {
         let mut line_no = 0usize;
         let mut start: Option<(Start, Span)> = None;
         let mut headers: Vec<HeaderLine> = Vec::with_capacity(16);
-        let mut pending: Option<Pending> = None;
+        let mut folding = Folding {
+            first: None,
+            more: Vec::new(),
+            continued: false,
+        };
         let blank_raw;
         loop {
             line_no += 1;
@@ -388,25 +405,20 @@ impl Message {
                 start = Some((s, Span::new(pos, terminated)));
             } else if content_end == pos {
                 blank_raw = Span::new(pos, terminated);
-                if let Some(p) = pending.take() {
-                    headers.push(finish(buf, p));
-                }
+                folding.close(buf, &mut headers);
                 pos = terminated;
                 break;
             } else if first_byte.is_some_and(is_wsp) {
                 // A continuation line (folding): part of the previous header.
-                let Some(p) = pending.as_mut() else {
+                let Some(line) = headers.last_mut() else {
                     return Err(ParseError::new(K::BadHeaderLine, Some(line_no)));
                 };
-                let piece = trim_span(buf, pos, content_end);
-                if piece.start < piece.end {
-                    p.pieces.push(piece);
+                folding.push(trim_span(buf, pos, content_end));
+                if let Some(raw) = line.raw.as_mut() {
+                    raw.end = terminated;
                 }
-                p.raw_end = terminated;
             } else {
-                if let Some(p) = pending.take() {
-                    headers.push(finish(buf, p));
-                }
+                folding.close(buf, &mut headers);
                 if headers.len() >= limits.max_headers {
                     return Err(ParseError::new(K::TooManyHeaders, Some(line_no)));
                 }
@@ -430,17 +442,18 @@ impl Message {
                 }
                 let name = Span::new(pos, pos + name_len);
                 let name_bytes = text.get(..name_len).unwrap_or(&[]);
-                let mut pieces = smallvec_like::Pieces::new();
                 let value = trim_span(buf, pos + colon + 1, content_end);
-                if value.start < value.end {
-                    pieces.push(value);
-                }
-                pending = Some(Pending {
+                folding.start(value);
+                let value = if value.start < value.end {
+                    value
+                } else {
+                    Span::new(pos, pos)
+                };
+                headers.push(HeaderLine {
                     id: header_id(name_bytes),
-                    name,
-                    pieces,
-                    raw_start: pos,
-                    raw_end: terminated,
+                    name: Text::Raw(name),
+                    value: Text::Raw(value),
+                    raw: Some(Span::new(pos, terminated)),
                 });
             }
             pos = terminated;
@@ -618,34 +631,6 @@ impl Message {
     /// Content-Length), regardless of later edits.
     pub fn as_bytes(&self) -> &[u8] {
         &self.raw
-    }
-}
-
-fn finish(buf: &[u8], p: Pending) -> HeaderLine {
-    let value = match p.pieces.single() {
-        Some(span) => Text::Raw(span),
-        None => {
-            let mut joined = String::new();
-            for piece in p.pieces.iter() {
-                if !joined.is_empty() {
-                    joined.push(' ');
-                }
-                joined.push_str(&String::from_utf8_lossy(
-                    buf.get(piece.start..piece.end).unwrap_or(&[]),
-                ));
-            }
-            if joined.is_empty() {
-                Text::Raw(Span::new(p.raw_start, p.raw_start))
-            } else {
-                Text::Owned(joined.into_boxed_str())
-            }
-        }
-    };
-    HeaderLine {
-        id: p.id,
-        name: Text::Raw(p.name),
-        value,
-        raw: Some(Span::new(p.raw_start, p.raw_end)),
     }
 }
 
