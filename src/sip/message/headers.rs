@@ -392,6 +392,11 @@ impl Message {
                 if value == "*" {
                     stars += 1;
                 } else {
+                    if list.is_empty() {
+                        // Usually one binding: growing from empty would
+                        // reserve room for four (~1 KiB).
+                        list.reserve_exact(1);
+                    }
                     list.push(NameAddr::parse(value, H)?);
                 }
             }

@@ -63,6 +63,11 @@ pub(super) enum Body {
 #[derive(Clone, Debug)]
 pub struct Message {
     pub(super) raw: Bytes,
+    /// A UTF-8-checked copy of the start line and header block (`raw[..len]`),
+    /// so header values are sliced from it as `str` in O(1) instead of being
+    /// re-validated on every access (one copy per message is cheaper than
+    /// re-checking each value the typed getters read).
+    pub(super) head: Box<str>,
     pub(super) start: Start,
     /// The start line including its terminator, for byte-exact output.
     pub(super) start_raw: Span,
@@ -250,10 +255,10 @@ fn trim_span(buf: &[u8], mut start: usize, mut end: usize) -> Span {
     Span::new(start, end)
 }
 
-fn str_of(buf: &[u8], s: Span) -> &str {
-    buf.get(s.start..s.end)
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .unwrap_or("")
+/// A span of the start line or header block. Spans end at ASCII delimiters,
+/// so they are char boundaries; `get` checks that in O(1).
+fn head_str(head: &str, s: Span) -> &str {
+    head.get(s.start..s.end).unwrap_or("")
 }
 
 /// `SIP/` 1*DIGIT `.` 1*DIGIT, "SIP" case-insensitive.
@@ -461,11 +466,12 @@ impl Message {
         let Some((start, start_raw)) = start else {
             return Err(ParseError::new(K::BadStartLine, Some(1)));
         };
-        if std::str::from_utf8(buf.get(head_start..pos).unwrap_or(&[])).is_err() {
+        let Ok(head) = std::str::from_utf8(buf.get(head_start..pos).unwrap_or(&[])) else {
             return Err(ParseError::new(K::NotUtf8, None));
-        }
+        };
+        let head = Box::<str>::from(head);
         let body_start = pos;
-        let content_length = content_length_of(buf, &headers)?;
+        let content_length = content_length_of(&head, &headers)?;
         let available = buf.len() - body_start;
         let body_len = match content_length {
             Some(n) if n > limits.max_body_bytes => {
@@ -486,6 +492,7 @@ impl Message {
         };
         Ok(Message {
             raw,
+            head,
             start,
             start_raw,
             headers,
@@ -498,7 +505,7 @@ impl Message {
 
     pub(super) fn text<'a>(&'a self, t: &'a Text) -> &'a str {
         match t {
-            Text::Raw(s) => str_of(&self.raw, *s),
+            Text::Raw(s) => head_str(&self.head, *s),
             Text::Owned(s) => s,
         }
     }
@@ -511,17 +518,17 @@ impl Message {
                 version,
             } => StartLine::Request {
                 method: method.clone(),
-                uri: str_of(&self.raw, *uri),
-                version: str_of(&self.raw, *version),
+                uri: head_str(&self.head, *uri),
+                version: head_str(&self.head, *version),
             },
             Start::Response {
                 version,
                 code,
                 reason,
             } => StartLine::Response {
-                version: str_of(&self.raw, *version),
+                version: head_str(&self.head, *version),
                 code: *code,
-                reason: str_of(&self.raw, *reason),
+                reason: head_str(&self.head, *reason),
             },
         }
     }
@@ -540,7 +547,7 @@ impl Message {
     /// The Request-URI as written.
     pub fn request_uri(&self) -> Option<&str> {
         match &self.start {
-            Start::Request { uri, .. } => Some(str_of(&self.raw, *uri)),
+            Start::Request { uri, .. } => Some(head_str(&self.head, *uri)),
             Start::Response { .. } => None,
         }
     }
@@ -555,7 +562,7 @@ impl Message {
     /// The reason phrase of a response.
     pub fn reason(&self) -> Option<&str> {
         match &self.start {
-            Start::Response { reason, .. } => Some(str_of(&self.raw, *reason)),
+            Start::Response { reason, .. } => Some(head_str(&self.head, *reason)),
             Start::Request { .. } => None,
         }
     }
@@ -563,7 +570,7 @@ impl Message {
     pub fn version(&self) -> &str {
         match &self.start {
             Start::Request { version, .. } | Start::Response { version, .. } => {
-                str_of(&self.raw, *version)
+                head_str(&self.head, *version)
             }
         }
     }
@@ -636,11 +643,11 @@ impl Message {
 
 /// The Content-Length of the message, if present: every Content-Length line
 /// must be a valid number and all must agree.
-fn content_length_of(buf: &[u8], headers: &[HeaderLine]) -> Result<Option<usize>, ParseError> {
+fn content_length_of(head: &str, headers: &[HeaderLine]) -> Result<Option<usize>, ParseError> {
     let mut found: Option<usize> = None;
     for h in headers.iter().filter(|h| h.id == names::CONTENT_LENGTH) {
         let text = match &h.value {
-            Text::Raw(s) => str_of(buf, *s),
+            Text::Raw(s) => head_str(head, *s),
             Text::Owned(s) => s,
         };
         let n = parse_content_length(text)
