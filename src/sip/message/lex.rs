@@ -46,6 +46,13 @@ pub(crate) fn find_newline(haystack: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', haystack)
 }
 
+/// `str::split_once` for an ASCII byte. URI parts are short, so a plain
+/// byte scan beats both the char searcher and memchr's per-call setup.
+pub(crate) fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|c| c == b)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
 /// Space or horizontal tab (after unfolding, LWS is only these).
 pub(crate) fn is_wsp(b: u8) -> bool {
     b == b' ' || b == b'\t'

@@ -118,18 +118,22 @@ static LOWER: [[u64; NAME_WORDS]; KNOWN.len()] = {
 /// matched the length through the bucket, so only the bytes are compared.
 fn eq_lowercase(name: &[u8], known: &[u64; NAME_WORDS]) -> bool {
     let mut words = known.iter();
-    for chunk in name.chunks(8) {
-        // Assembled byte by byte: a copy into a padded buffer became a
-        // memcpy call per chunk.
-        let word = chunk
-            .iter()
-            .rev()
-            .fold(0u64, |word, b| (word << 8) | u64::from(*b));
-        if words.next() != Some(&ascii_lowercase_word(word)) {
+    let mut rest = name;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        if words.next() != Some(&ascii_lowercase_word(u64::from_le_bytes(*chunk))) {
             return false;
         }
+        rest = tail;
     }
-    true
+    if rest.is_empty() {
+        return true;
+    }
+    // The last partial word, assembled byte by byte (zero-padded like LOWER).
+    let word = rest
+        .iter()
+        .rev()
+        .fold(0u64, |word, b| (word << 8) | u64::from(*b));
+    words.next() == Some(&ascii_lowercase_word(word))
 }
 
 /// Lower-cases the ASCII letters of 8 bytes at once (SWAR): a byte gets

@@ -2,7 +2,7 @@
 //! are kept opaque so a request naming them can be answered 416.
 
 use super::headers::{HeaderError, Params, find_param};
-use super::lex::{byte_class, percent_decode};
+use super::lex::{byte_class, percent_decode, split_at_byte};
 use super::small_string::SmallString;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -46,13 +46,6 @@ pub struct Uri {
     pub headers: Vec<(String, String)>,
     /// Inline up to 62 bytes: most URIs fit, so parsing one allocates nothing.
     raw: SmallString<62>,
-}
-
-/// `str::split_once` for an ASCII byte. URI parts are short, so a plain
-/// byte scan beats both the char searcher and memchr's per-call setup.
-fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
-    let i = s.bytes().position(|c| c == b)?;
-    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// `str::split` on an ASCII byte, without the char searcher's overhead.
