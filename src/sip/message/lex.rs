@@ -148,10 +148,14 @@ impl<'a> Cursor<'a> {
         self.s.get(self.pos..).unwrap_or("")
     }
 
+    /// The bytes not consumed yet.
+    fn remaining(&self) -> &'a [u8] {
+        self.s.as_bytes().get(self.pos..).unwrap_or(&[])
+    }
+
     pub(crate) fn skip_lws(&mut self) {
-        while self.peek().is_some_and(is_lws) {
-            self.pos += 1;
-        }
+        let rest = self.remaining();
+        self.pos += rest.iter().position(|b| !is_lws(*b)).unwrap_or(rest.len());
     }
 
     /// Consumes `c` (after optional LWS) and the LWS after it.
@@ -170,9 +174,8 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(&f) {
-            self.pos += 1;
-        }
+        let rest = self.remaining();
+        self.pos += rest.iter().position(|b| !f(*b)).unwrap_or(rest.len());
         self.s.get(start..self.pos).unwrap_or("")
     }
 
