@@ -6,7 +6,6 @@
 
 use super::Limits;
 use super::lex::{byte_class, is_token_byte};
-use super::names::{self, header_id};
 use bytes::{Buf, Bytes, BytesMut};
 
 /// One unit read from a stream.
@@ -200,7 +199,7 @@ impl StreamFramer {
             if matches!(content.first(), Some(b'l' | b'L' | b'c' | b'C')) {
                 if let Some(colon) = content.iter().position(|b| *b == b':') {
                     let name = trim_wsp(content.get(..colon).unwrap_or(&[]));
-                    if header_id(name) == names::CONTENT_LENGTH {
+                    if is_content_length(name) {
                         let mut digits = LengthDigits::default();
                         digits.feed(content.get(colon + 1..).unwrap_or(&[]));
                         self.length_digits = Some(digits);
@@ -241,6 +240,17 @@ fn settle_length(
         }
     }
     Ok(())
+}
+
+/// Whether a header name is Content-Length (long or compact form, any
+/// case). The full name lookup is not needed here: rejecting on length first
+/// skips the other c/l headers (Call-ID, CSeq, Contact, Content-Type) cheaply.
+fn is_content_length(name: &[u8]) -> bool {
+    match name.len() {
+        1 => name.eq_ignore_ascii_case(b"l"),
+        14 => name.eq_ignore_ascii_case(b"content-length"),
+        _ => false,
+    }
 }
 
 /// Control bytes that cannot appear in a start line.
@@ -312,6 +322,32 @@ mod tests {
             out.push(f);
         }
         Ok(out)
+    }
+
+    #[test]
+    fn content_length_test_agrees_with_the_name_table() {
+        use super::super::names::{CONTENT_LENGTH, header_id};
+        for name in [
+            "Content-Length",
+            "content-LENGTH",
+            "l",
+            "L",
+            "Content-Type",
+            "c",
+            "Call-ID",
+            "CSeq",
+            "Contact",
+            "Content-Lengthx",
+            "Content_Length",
+            "",
+        ] {
+            let bytes = name.as_bytes();
+            assert_eq!(
+                is_content_length(bytes),
+                header_id(bytes) == CONTENT_LENGTH,
+                "{name}"
+            );
+        }
     }
 
     #[test]

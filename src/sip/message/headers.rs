@@ -180,6 +180,7 @@ impl Via {
         const H: &str = "Via";
         let mut c = Cursor::new(s);
         c.skip_lws();
+        let protocol_start = c.pos;
         let name = c
             .token()
             .ok_or(HeaderError::new(H, "missing protocol name"))?;
@@ -189,6 +190,12 @@ impl Via {
         let version = c
             .token()
             .ok_or(HeaderError::new(H, "missing protocol version"))?;
+        // Usually written `SIP/2.0` with nothing around the `/`: then the
+        // protocol is one slice and needs no assembling.
+        let protocol = match s.get(protocol_start..c.pos) {
+            Some(text) if text.len() == name.len() + 1 + version.len() => SmallString::from(text),
+            _ => SmallString::from_parts(&[name, "/", version]),
+        };
         if !c.eat(b'/') {
             return Err(HeaderError::new(H, "missing '/' before transport"));
         }
@@ -222,7 +229,7 @@ impl Via {
             .map_err(|e| e.within(H))?;
         let params = parse_params(&mut c, H)?;
         Ok(Via {
-            protocol: SmallString::from_parts(&[name, "/", version]),
+            protocol,
             transport: SmallString::from_ascii_uppercase(transport),
             host,
             port,
