@@ -6,16 +6,40 @@ use super::names::{self, HeaderId, header_id, same_header};
 use super::{Limits, Method};
 use bytes::Bytes;
 
-/// A byte range into the message buffer.
+/// A byte range into the message buffer. `u32` offsets (messages are far
+/// below 4 GiB; [`Message::parse`] rejects anything larger) keep a header
+/// record at 64 bytes, so a typical message's index fits the allocator's
+/// fast path for small blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Span {
-    pub(super) start: usize,
-    pub(super) end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
-    fn new(start: usize, end: usize) -> Self {
-        Span { start, end }
+    /// Offsets beyond `u32::MAX` cannot occur (see above); saturating keeps
+    /// this total anyway, and a saturated span just reads as empty text.
+    pub(super) fn new(start: usize, end: usize) -> Self {
+        Span {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub(super) fn start(self) -> usize {
+        self.start as usize
+    }
+
+    pub(super) fn end(self) -> usize {
+        self.end as usize
+    }
+
+    pub(super) fn range(self) -> std::ops::Range<usize> {
+        self.start()..self.end()
+    }
+
+    pub(super) fn is_empty(self) -> bool {
+        self.start >= self.end
     }
 }
 
@@ -197,14 +221,14 @@ struct Folding {
 
 impl Folding {
     fn start(&mut self, value: Span) {
-        self.first = (value.start < value.end).then_some(value);
+        self.first = (!value.is_empty()).then_some(value);
         self.more.clear();
         self.continued = false;
     }
 
     fn push(&mut self, piece: Span) {
         self.continued = true;
-        if piece.start < piece.end {
+        if !piece.is_empty() {
             if self.first.is_none() {
                 self.first = Some(piece);
             } else {
@@ -226,7 +250,7 @@ impl Folding {
         line.value = match (self.first, self.more.is_empty()) {
             (Some(span), true) => Text::Raw(span),
             (None, _) => {
-                let at = line.raw.map_or(0, |r| r.start);
+                let at = line.raw.map_or(0, |r| r.start());
                 Text::Raw(Span::new(at, at))
             }
             (Some(first), false) => {
@@ -236,7 +260,7 @@ impl Folding {
                         joined.push(' ');
                     }
                     joined.push_str(&String::from_utf8_lossy(
-                        buf.get(piece.start..piece.end).unwrap_or(&[]),
+                        buf.get(piece.range()).unwrap_or(&[]),
                     ));
                 }
                 Text::Owned(joined.into_boxed_str())
@@ -258,7 +282,7 @@ fn trim_span(buf: &[u8], mut start: usize, mut end: usize) -> Span {
 /// A span of the start line or header block. Spans end at ASCII delimiters,
 /// so they are char boundaries; `get` checks that in O(1).
 fn head_str(head: &str, s: Span) -> &str {
-    head.get(s.start..s.end).unwrap_or("")
+    head.get(s.range()).unwrap_or("")
 }
 
 /// `SIP/` 1*DIGIT `.` 1*DIGIT, "SIP" case-insensitive.
@@ -279,13 +303,10 @@ pub(super) fn is_sip_version(v: &str) -> bool {
 
 fn parse_start(buf: &[u8], line: Span) -> Result<Start, ParseError> {
     let bad = || ParseError::new(ParseErrorKind::BadStartLine, Some(1));
-    let text = buf
-        .get(line.start..line.end)
-        .ok_or_else(bad)
-        .and_then(|b| {
-            std::str::from_utf8(b).map_err(|_| ParseError::new(ParseErrorKind::NotUtf8, Some(1)))
-        })?;
-    let at = |rel: usize| line.start + rel;
+    let text = buf.get(line.range()).ok_or_else(bad).and_then(|b| {
+        std::str::from_utf8(b).map_err(|_| ParseError::new(ParseErrorKind::NotUtf8, Some(1)))
+    })?;
+    let at = |rel: usize| line.start() + rel;
     if text.len() >= 4
         && text
             .as_bytes()
@@ -315,7 +336,7 @@ fn parse_start(buf: &[u8], line: Span) -> Result<Start, ParseError> {
         return Ok(Start::Response {
             version: Span::new(at(0), at(sp)),
             code,
-            reason: Span::new(at(reason_start), line.end),
+            reason: Span::new(at(reason_start), line.end()),
         });
     }
     // Request-Line = Method SP Request-URI SP SIP-Version: exactly two single
@@ -338,7 +359,7 @@ fn parse_start(buf: &[u8], line: Span) -> Result<Start, ParseError> {
     Ok(Start::Request {
         method: Method::from_token(method),
         uri: Span::new(at(first + 1), at(last)),
-        version: Span::new(at(last + 1), line.end),
+        version: Span::new(at(last + 1), line.end()),
     })
 }
 
@@ -354,7 +375,8 @@ impl Message {
     /// decides about them.
     pub fn parse(bytes: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         use ParseErrorKind as K;
-        if bytes.len() > limits.max_message_bytes {
+        // Spans are u32 offsets: larger input is refused whatever the limits.
+        if bytes.len() > limits.max_message_bytes || u32::try_from(bytes.len()).is_err() {
             return Err(ParseError::new(K::MessageTooLarge, None));
         }
         // Line breaks before the start line are not part of the message
@@ -423,7 +445,7 @@ impl Message {
                 };
                 folding.push(trim_span(buf, pos, content_end));
                 if let Some(raw) = line.raw.as_mut() {
-                    raw.end = terminated;
+                    *raw = Span::new(raw.start(), terminated);
                 }
             } else {
                 if folding.continued {
@@ -454,7 +476,7 @@ impl Message {
                 let name_bytes = text.get(..name_len).unwrap_or(&[]);
                 let value = trim_span(buf, pos + colon + 1, content_end);
                 folding.start(value);
-                let value = if value.start < value.end {
+                let value = if !value.is_empty() {
                     value
                 } else {
                     Span::new(pos, pos)
@@ -634,7 +656,7 @@ impl Message {
 
     pub fn body(&self) -> &[u8] {
         match &self.body {
-            Body::Raw(s) => self.raw.get(s.start..s.end).unwrap_or(&[]),
+            Body::Raw(s) => self.raw.get(s.range()).unwrap_or(&[]),
             Body::Owned(b) => b,
         }
     }
@@ -819,6 +841,13 @@ mod tests {
         let m = parse("\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\n\r\n").unwrap();
         assert_eq!(m.as_bytes(), b"OPTIONS sip:a@b SIP/2.0\r\n\r\n");
         assert_eq!(m.to_bytes(), m.as_bytes());
+    }
+
+    #[test]
+    fn header_records_stay_compact() {
+        // 16 records (the initial capacity) then fit the allocator's small
+        // block fast path; see `Span`.
+        assert!(std::mem::size_of::<HeaderLine>() <= 64);
     }
 
     #[test]
