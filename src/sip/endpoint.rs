@@ -420,7 +420,7 @@ impl Endpoint {
         actions: &mut Vec<Action>,
     ) -> (u16, Vec<u8>) {
         let login = match msg.to_header() {
-            Ok(to) => to.uri.user.clone().unwrap_or_default(),
+            Ok(to) => to.uri.user.map(String::from).unwrap_or_default(),
             Err(_) => String::new(),
         };
         if login.is_empty() {

@@ -72,11 +72,7 @@ impl Message {
     /// as `Name: value`. Content-Length is recomputed only if the body changed.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.raw.len() + 64);
-        out.extend_from_slice(
-            self.raw
-                .get(self.start_raw.start..self.start_raw.end)
-                .unwrap_or(&[]),
-        );
+        out.extend_from_slice(self.raw.get(self.start_raw.range()).unwrap_or(&[]));
         let body = self.body();
         let mut wrote_length = false;
         for h in &self.headers {
@@ -89,9 +85,7 @@ impl Message {
                 continue;
             }
             match h.raw {
-                Some(span) => {
-                    out.extend_from_slice(self.raw.get(span.start..span.end).unwrap_or(&[]))
-                }
+                Some(span) => out.extend_from_slice(self.raw.get(span.range()).unwrap_or(&[])),
                 None => {
                     out.extend_from_slice(self.text(&h.name).as_bytes());
                     out.extend_from_slice(b": ");
@@ -103,11 +97,7 @@ impl Message {
         if self.body_changed && !wrote_length {
             out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
         }
-        out.extend_from_slice(
-            self.raw
-                .get(self.blank_raw.start..self.blank_raw.end)
-                .unwrap_or(b"\r\n"),
-        );
+        out.extend_from_slice(self.raw.get(self.blank_raw.range()).unwrap_or(b"\r\n"));
         out.extend_from_slice(body);
         out
     }

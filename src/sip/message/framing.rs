@@ -5,8 +5,7 @@
 //! bytes are buffered further, so a peer cannot make us hold unbounded data.
 
 use super::Limits;
-use super::lex::is_token_byte;
-use super::names::{self, header_id};
+use super::lex::{byte_class, is_token_byte};
 use bytes::{Buf, Bytes, BytesMut};
 
 /// One unit read from a stream.
@@ -156,7 +155,7 @@ impl StreamFramer {
         let max_block = self.limits.max_header_block_bytes;
         loop {
             let rest = self.buf.get(self.scan..).unwrap_or(&[]);
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
+            let Some(nl) = super::lex::find_newline(rest) else {
                 if self.scan == 0 && rest.iter().any(|b| is_binary(*b) && *b != b'\r') {
                     return Err(FramingError::Garbage);
                 }
@@ -177,11 +176,7 @@ impl StreamFramer {
             if end > max_block {
                 return Err(FramingError::HeaderBlockTooLarge(max_block));
             }
-            if self.scan == 0
-                && content
-                    .iter()
-                    .any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
-            {
+            if self.scan == 0 && content.iter().any(|b| is_binary(*b)) {
                 return Err(FramingError::Garbage);
             }
             let first_line = self.scan == 0;
@@ -202,9 +197,9 @@ impl StreamFramer {
             }
             // Only names starting with l/L/c/C can be Content-Length.
             if matches!(content.first(), Some(b'l' | b'L' | b'c' | b'C')) {
-                if let Some(colon) = memchr::memchr(b':', content) {
+                if let Some(colon) = content.iter().position(|b| *b == b':') {
                     let name = trim_wsp(content.get(..colon).unwrap_or(&[]));
-                    if header_id(name) == names::CONTENT_LENGTH {
+                    if is_content_length(name) {
                         let mut digits = LengthDigits::default();
                         digits.feed(content.get(colon + 1..).unwrap_or(&[]));
                         self.length_digits = Some(digits);
@@ -247,10 +242,23 @@ fn settle_length(
     Ok(())
 }
 
+/// Whether a header name is Content-Length (long or compact form, any
+/// case). The full name lookup is not needed here: rejecting on length first
+/// skips the other c/l headers (Call-ID, CSeq, Contact, Content-Type) cheaply.
+fn is_content_length(name: &[u8]) -> bool {
+    match name.len() {
+        1 => name.eq_ignore_ascii_case(b"l"),
+        14 => name.eq_ignore_ascii_case(b"content-length"),
+        _ => false,
+    }
+}
+
 /// Control bytes that cannot appear in a start line.
 fn is_binary(b: u8) -> bool {
-    (b < 0x20 && b != b'\t') || b == 0x7f
+    BINARY_BYTES[usize::from(b)]
 }
+
+static BINARY_BYTES: [bool; 256] = byte_class!(|c| (c < 0x20 && c != b'\t') || c == 0x7f);
 
 fn trim_wsp(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
@@ -314,6 +322,32 @@ mod tests {
             out.push(f);
         }
         Ok(out)
+    }
+
+    #[test]
+    fn content_length_test_agrees_with_the_name_table() {
+        use super::super::names::{CONTENT_LENGTH, header_id};
+        for name in [
+            "Content-Length",
+            "content-LENGTH",
+            "l",
+            "L",
+            "Content-Type",
+            "c",
+            "Call-ID",
+            "CSeq",
+            "Contact",
+            "Content-Lengthx",
+            "Content_Length",
+            "",
+        ] {
+            let bytes = name.as_bytes();
+            assert_eq!(
+                is_content_length(bytes),
+                header_id(bytes) == CONTENT_LENGTH,
+                "{name}"
+            );
+        }
     }
 
     #[test]

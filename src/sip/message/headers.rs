@@ -3,10 +3,14 @@
 //! from the raw values with the LWS tolerance of RFC 3261 §25.1.
 
 use super::Method;
-use super::lex::{Cursor, is_lws, is_token_byte, parse_u32_saturating, split_commas, trim_lws};
+use super::lex::{
+    Cursor, byte_class, is_lws, is_token_byte, is_token_char, parse_u32_saturating, split_commas,
+    trim_lws,
+};
 use super::names;
 use super::parse::{Message, parse_content_length};
-use super::uri::{Uri, parse_host, parse_port};
+use super::small_string::SmallString;
+use super::uri::{Uri, is_host_char, parse_host, parse_port};
 
 /// A header that is missing or does not parse; says which and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -30,18 +34,21 @@ impl HeaderError {
     }
 }
 
+/// Parameters as (name, value) pairs; `None` for a flag such as `;lr`.
+pub type Params = Vec<(SmallString, Option<SmallString>)>;
+
 /// One Via value (RFC 3261 §20.42).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Via {
     /// `SIP/2.0` (whitespace around `/` removed).
-    pub protocol: String,
+    pub protocol: SmallString,
     /// Upper-cased: `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, …
-    pub transport: String,
+    pub transport: SmallString,
     /// Lower-cased; IPv6 keeps its brackets.
-    pub host: String,
+    pub host: SmallString,
     pub port: Option<u16>,
     /// Names as written; quoted values are unquoted.
-    pub params: Vec<(String, Option<String>)>,
+    pub params: Params,
 }
 
 impl Via {
@@ -75,10 +82,10 @@ impl Via {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NameAddr {
     /// Unquoted and unescaped.
-    pub display_name: Option<String>,
+    pub display_name: Option<SmallString>,
     pub uri: Uri,
     /// Header parameters (not URI parameters); quoted values are unquoted.
-    pub params: Vec<(String, Option<String>)>,
+    pub params: Params,
 }
 
 impl NameAddr {
@@ -118,7 +125,10 @@ pub enum Contacts {
     List(Vec<NameAddr>),
 }
 
-fn find_param<'a>(params: &'a [(String, Option<String>)], name: &str) -> Option<Option<&'a str>> {
+pub(super) fn find_param<'a>(
+    params: &'a [(SmallString, Option<SmallString>)],
+    name: &str,
+) -> Option<Option<&'a str>> {
     params
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -127,14 +137,15 @@ fn find_param<'a>(params: &'a [(String, Option<String>)], name: &str) -> Option<
 
 /// Characters of an unquoted parameter value (token, host, IPv6 address).
 fn is_param_value_byte(b: u8) -> bool {
-    is_token_byte(b) || matches!(b, b':' | b'[' | b']' | b'/' | b'@' | b'?' | b'&' | b'$')
+    PARAM_VALUE_BYTES[usize::from(b)]
 }
 
+static PARAM_VALUE_BYTES: [bool; 256] = byte_class!(
+    |c| is_token_char(c) || matches!(c, b':' | b'[' | b']' | b'/' | b'@' | b'?' | b'&' | b'$')
+);
+
 /// `*( SEMI generic-param )` with LWS allowed around `;` and `=`.
-fn parse_params(
-    c: &mut Cursor<'_>,
-    header: &'static str,
-) -> Result<Vec<(String, Option<String>)>, HeaderError> {
+fn parse_params(c: &mut Cursor<'_>, header: &'static str) -> Result<Params, HeaderError> {
     let mut params = Vec::new();
     while c.eat(b';') {
         let name = c
@@ -142,21 +153,20 @@ fn parse_params(
             .ok_or(HeaderError::new(header, "empty or invalid parameter name"))?;
         let value = if c.eat(b'=') {
             if c.peek() == Some(b'"') {
-                Some(
-                    c.quoted_string()
-                        .ok_or(HeaderError::new(header, "unterminated quoted parameter"))?,
-                )
+                Some(SmallString::from(c.quoted_string().ok_or(
+                    HeaderError::new(header, "unterminated quoted parameter"),
+                )?))
             } else {
                 let v = c.take_while(is_param_value_byte);
                 if v.is_empty() {
                     return Err(HeaderError::new(header, "empty parameter value"));
                 }
-                Some(v.to_owned())
+                Some(SmallString::from(v))
             }
         } else {
             None
         };
-        params.push((name.to_owned(), value));
+        params.push((SmallString::from(name), value));
     }
     c.skip_lws();
     if !c.at_end() {
@@ -170,6 +180,7 @@ impl Via {
         const H: &str = "Via";
         let mut c = Cursor::new(s);
         c.skip_lws();
+        let protocol_start = c.pos;
         let name = c
             .token()
             .ok_or(HeaderError::new(H, "missing protocol name"))?;
@@ -179,6 +190,12 @@ impl Via {
         let version = c
             .token()
             .ok_or(HeaderError::new(H, "missing protocol version"))?;
+        // Usually written `SIP/2.0` with nothing around the `/`: then the
+        // protocol is one slice and needs no assembling.
+        let protocol = match s.get(protocol_start..c.pos) {
+            Some(text) if text.len() == name.len() + 1 + version.len() => SmallString::from(text),
+            _ => SmallString::from_parts(&[name, "/", version]),
+        };
         if !c.eat(b'/') {
             return Err(HeaderError::new(H, "missing '/' before transport"));
         }
@@ -196,7 +213,7 @@ impl Via {
             }
             c.pos += 1;
         } else {
-            c.take_while(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+            c.take_while(is_host_char);
         }
         let host_end = c.pos;
         let port_text = if c.eat(b':') {
@@ -212,8 +229,8 @@ impl Via {
             .map_err(|e| e.within(H))?;
         let params = parse_params(&mut c, H)?;
         Ok(Via {
-            protocol: [name, "/", version].concat(),
-            transport: transport.to_ascii_uppercase(),
+            protocol,
+            transport: SmallString::from_ascii_uppercase(transport),
             host,
             port,
             params,
@@ -230,15 +247,15 @@ impl NameAddr {
         let mut c = Cursor::new(s);
         let display_name;
         if c.peek() == Some(b'"') {
-            display_name = Some(
+            display_name = Some(SmallString::from(
                 c.quoted_string()
                     .ok_or(HeaderError::new(header, "unterminated quoted display name"))?,
-            );
+            ));
             c.skip_lws();
             if c.peek() != Some(b'<') {
                 return Err(HeaderError::new(header, "display name without <URI>"));
             }
-        } else if let Some(lt) = memchr::memchr(b'<', s.as_bytes()) {
+        } else if let Some(lt) = s.bytes().position(|b| b == b'<') {
             let text = trim_lws(s.get(..lt).unwrap_or(""));
             if !text.bytes().all(|b| is_token_byte(b) || is_lws(b)) {
                 return Err(HeaderError::new(
@@ -246,10 +263,10 @@ impl NameAddr {
                     "display name with special characters must be quoted",
                 ));
             }
-            display_name = (!text.is_empty()).then(|| text.to_owned());
+            display_name = (!text.is_empty()).then(|| SmallString::from(text));
             c.pos = lt;
         } else {
-            let end = memchr::memchr(b';', s.as_bytes()).unwrap_or(s.len());
+            let end = s.bytes().position(|b| b == b';').unwrap_or(s.len());
             let uri_text = trim_lws(s.get(..end).unwrap_or(""));
             if uri_text.contains(['?', ',']) {
                 return Err(HeaderError::new(
@@ -270,7 +287,7 @@ impl NameAddr {
         let inner_start = c.pos + 1;
         let close = s
             .get(inner_start..)
-            .and_then(|r| memchr::memchr(b'>', r.as_bytes()))
+            .and_then(|r| r.bytes().position(|b| b == b'>'))
             .ok_or(HeaderError::new(header, "missing '>'"))?;
         let uri_text = s.get(inner_start..inner_start + close).unwrap_or("");
         let uri = Uri::parse(uri_text).map_err(|e| e.within(header))?;
@@ -382,6 +399,11 @@ impl Message {
                 if value == "*" {
                     stars += 1;
                 } else {
+                    if list.is_empty() {
+                        // Usually one binding: growing from empty would
+                        // reserve room for four (~1 KiB).
+                        list.reserve_exact(1);
+                    }
                     list.push(NameAddr::parse(value, H)?);
                 }
             }

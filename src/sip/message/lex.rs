@@ -1,16 +1,56 @@
 //! Lexical helpers shared by the parser and the typed headers (RFC 3261 §25.1).
 
+use std::borrow::Cow;
+
+/// Builds a 256-entry byte-class table at compile time from a predicate on
+/// `$c`: the classifiers below run for every byte of names, tokens, hosts
+/// and URIs, where a table lookup is measurably faster than a chain of
+/// comparisons.
+macro_rules! byte_class {
+    (|$c:ident| $predicate:expr) => {{
+        let mut table = [false; 256];
+        let mut i = 0usize;
+        while i < 256 {
+            let $c = i as u8;
+            table[i] = $predicate;
+            i += 1;
+        }
+        table
+    }};
+}
+pub(crate) use byte_class;
+
 /// `token` characters: alphanum and `-.!%*_+`'~`.
 pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
+    TOKEN_BYTES[usize::from(b)]
+}
+
+static TOKEN_BYTES: [bool; 256] = byte_class!(|c| is_token_char(c));
+
+/// The `token` predicate itself, usable when building other tables.
+pub(crate) const fn is_token_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
         || matches!(
-            b,
+            c,
             b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
         )
 }
 
 pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
+/// Position of the next line feed (memchr: measured faster here than both
+/// a byte loop and memchr's portable word-at-a-time searcher).
+pub(crate) fn find_newline(haystack: &[u8]) -> Option<usize> {
+    memchr::memchr(b'\n', haystack)
+}
+
+/// `str::split_once` for an ASCII byte. URI parts are short, so a plain
+/// byte scan beats both the char searcher and memchr's per-call setup.
+pub(crate) fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|c| c == b)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// Space or horizontal tab (after unfolding, LWS is only these).
@@ -24,8 +64,18 @@ pub(crate) fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+/// Trims LWS bytes; they are ASCII, so the cut is always a char boundary.
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n')
+    let bytes = s.as_bytes();
+    let start = bytes
+        .iter()
+        .position(|b| !is_lws(*b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_lws(*b))
+        .map_or(start, |i| i + 1);
+    s.get(start..end.max(start)).unwrap_or("")
 }
 
 /// Splits a header value on commas that are outside quoted strings and
@@ -45,6 +95,12 @@ impl<'a> Iterator for CommaSplit<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
         let bytes = s.as_bytes();
+        // Most values hold one element: without any comma there is nothing
+        // to track quotes and brackets for.
+        if !bytes.contains(&b',') {
+            self.rest = None;
+            return Some(trim_lws(s));
+        }
         let mut in_quotes = false;
         let mut angle = false;
         let mut i = 0;
@@ -92,10 +148,14 @@ impl<'a> Cursor<'a> {
         self.s.get(self.pos..).unwrap_or("")
     }
 
+    /// The bytes not consumed yet.
+    fn remaining(&self) -> &'a [u8] {
+        self.s.as_bytes().get(self.pos..).unwrap_or(&[])
+    }
+
     pub(crate) fn skip_lws(&mut self) {
-        while self.peek().is_some_and(is_lws) {
-            self.pos += 1;
-        }
+        let rest = self.remaining();
+        self.pos += rest.iter().position(|b| !is_lws(*b)).unwrap_or(rest.len());
     }
 
     /// Consumes `c` (after optional LWS) and the LWS after it.
@@ -114,9 +174,8 @@ impl<'a> Cursor<'a> {
 
     pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'a str {
         let start = self.pos;
-        while self.peek().is_some_and(&f) {
-            self.pos += 1;
-        }
+        let rest = self.remaining();
+        self.pos += rest.iter().position(|b| !f(*b)).unwrap_or(rest.len());
         self.s.get(start..self.pos).unwrap_or("")
     }
 
@@ -126,19 +185,26 @@ impl<'a> Cursor<'a> {
     }
 
     /// Parses a quoted string starting at the cursor (which must be on `"`),
-    /// returning its unescaped content, or None if it is not terminated.
-    pub(crate) fn quoted_string(&mut self) -> Option<String> {
+    /// returning its unescaped content (borrowed unless it had escapes), or
+    /// None if it is not terminated.
+    pub(crate) fn quoted_string(&mut self) -> Option<Cow<'a, str>> {
         if self.peek() != Some(b'"') {
             return None;
         }
         let rest = self.s.get(self.pos + 1..)?;
-        let mut out = String::new();
+        // `"` and `\` are ASCII, so scanning bytes finds them exactly.
+        let end = rest.bytes().position(|b| b == b'"' || b == b'\\')?;
+        if rest.as_bytes().get(end) == Some(&b'"') {
+            self.pos += 1 + end + 1;
+            return Some(Cow::Borrowed(rest.get(..end)?));
+        }
+        let mut out = String::with_capacity(rest.len());
         let mut chars = rest.char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
                 '"' => {
                     self.pos += 1 + i + 1;
-                    return Some(out);
+                    return Some(Cow::Owned(out));
                 }
                 '\\' => {
                     let (_, escaped) = chars.next()?;
@@ -154,9 +220,10 @@ impl<'a> Cursor<'a> {
 /// Decodes `%HH` escapes. Returns None on a malformed escape; escaped bytes
 /// that do not form UTF-8 are replaced (U+FFFD) rather than rejected, since
 /// the grammar allows any octet.
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    if !s.contains('%') {
-        return Some(s.to_owned());
+pub(crate) fn percent_decode(s: &str) -> Option<Cow<'_, str>> {
+    // Values are short: a plain scan beats memchr's per-call setup here.
+    if !s.bytes().any(|b| b == b'%') {
+        return Some(Cow::Borrowed(s));
     }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -172,7 +239,7 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
             i += 1;
         }
     }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    Some(Cow::Owned(String::from_utf8_lossy(&out).into_owned()))
 }
 
 fn hex_value(b: u8) -> Option<u8> {

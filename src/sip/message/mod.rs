@@ -19,14 +19,16 @@ mod lex;
 mod names;
 mod parse;
 mod salvage;
+mod small_string;
 mod uri;
 mod validate;
 
 pub use builder::{RequestBuilder, ResponseBuilder, response, response_from_salvage};
 pub use framing::{Frame, FramingError, StreamFramer};
-pub use headers::{CSeq, Contacts, HeaderError, NameAddr, Via};
+pub use headers::{CSeq, Contacts, HeaderError, NameAddr, Params, Via};
 pub use parse::{Message, ParseError, ParseErrorKind, StartLine};
 pub use salvage::{Salvaged, salvage_for_response};
+pub use small_string::{INLINE_CAPACITY, SmallString};
 pub use uri::{Scheme, Uri};
 pub use validate::Rejection;
 

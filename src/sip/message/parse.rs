@@ -1,21 +1,45 @@
 //! Structural parsing of one whole SIP message: start line, header lines
 //! (indexed by byte range, folded lines unfolded), body (RFC 3261 §7, §18.3).
 
-use super::lex::{is_token, is_wsp, parse_u64_checked, split_commas};
+use super::lex::{is_token, is_wsp, parse_u64_checked, split_at_byte, split_commas};
 use super::names::{self, HeaderId, header_id, same_header};
 use super::{Limits, Method};
 use bytes::Bytes;
 
-/// A byte range into the message buffer.
+/// A byte range into the message buffer. `u32` offsets (messages are far
+/// below 4 GiB; [`Message::parse`] rejects anything larger) keep a header
+/// record at 64 bytes, so a typical message's index fits the allocator's
+/// fast path for small blocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Span {
-    pub(super) start: usize,
-    pub(super) end: usize,
+    start: u32,
+    end: u32,
 }
 
 impl Span {
-    fn new(start: usize, end: usize) -> Self {
-        Span { start, end }
+    /// Offsets beyond `u32::MAX` cannot occur (see above); saturating keeps
+    /// this total anyway, and a saturated span just reads as empty text.
+    pub(super) fn new(start: usize, end: usize) -> Self {
+        Span {
+            start: u32::try_from(start).unwrap_or(u32::MAX),
+            end: u32::try_from(end).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub(super) fn start(self) -> usize {
+        self.start as usize
+    }
+
+    pub(super) fn end(self) -> usize {
+        self.end as usize
+    }
+
+    pub(super) fn range(self) -> std::ops::Range<usize> {
+        self.start()..self.end()
+    }
+
+    pub(super) fn is_empty(self) -> bool {
+        self.start >= self.end
     }
 }
 
@@ -63,6 +87,11 @@ pub(super) enum Body {
 #[derive(Clone, Debug)]
 pub struct Message {
     pub(super) raw: Bytes,
+    /// A UTF-8-checked copy of the start line and header block (`raw[..len]`),
+    /// so header values are sliced from it as `str` in O(1) instead of being
+    /// re-validated on every access (one copy per message is cheaper than
+    /// re-checking each value the typed getters read).
+    pub(super) head: Box<str>,
     pub(super) start: Start,
     /// The start line including its terminator, for byte-exact output.
     pub(super) start_raw: Span,
@@ -177,53 +206,66 @@ impl ParseError {
     }
 }
 
-/// A header being assembled from its first line and continuation lines.
-struct Pending {
-    id: HeaderId,
-    name: Span,
-    /// Trimmed value pieces, one per physical line (empty pieces skipped).
-    pieces: smallvec_like::Pieces,
-    raw_start: usize,
-    raw_end: usize,
+/// Value pieces of the header line being read, kept apart from its record
+/// (which is pushed as soon as the line is seen) because only folded headers
+/// need them: most lines never touch this.
+struct Folding {
+    /// The first non-empty trimmed piece of the value.
+    first: Option<Span>,
+    /// Further non-empty pieces from continuation lines (no allocation
+    /// unless a value really is folded over several non-empty lines).
+    more: Vec<Span>,
+    /// Whether the open header had continuation lines at all.
+    continued: bool,
 }
 
-/// A tiny inline vector: almost every header has one piece, so avoid a heap
-/// allocation for it.
-mod smallvec_like {
-    use super::Span;
-
-    pub(super) struct Pieces {
-        first: Option<Span>,
-        more: Vec<Span>,
+impl Folding {
+    fn start(&mut self, value: Span) {
+        self.first = (!value.is_empty()).then_some(value);
+        self.more.clear();
+        self.continued = false;
     }
 
-    impl Pieces {
-        pub(super) fn new() -> Self {
-            Pieces {
-                first: None,
-                more: Vec::new(),
-            }
-        }
-
-        pub(super) fn push(&mut self, s: Span) {
+    fn push(&mut self, piece: Span) {
+        self.continued = true;
+        if !piece.is_empty() {
             if self.first.is_none() {
-                self.first = Some(s);
+                self.first = Some(piece);
             } else {
-                self.more.push(s);
+                self.more.push(piece);
             }
         }
+    }
 
-        pub(super) fn single(&self) -> Option<Span> {
-            if self.more.is_empty() {
-                self.first
-            } else {
-                None
+    /// Gives the open header (the last record) its unfolded value when it
+    /// had continuation lines: pieces joined by one space.
+    fn close(&mut self, buf: &[u8], headers: &mut [HeaderLine]) {
+        if !self.continued {
+            return;
+        }
+        self.continued = false;
+        let Some(line) = headers.last_mut() else {
+            return;
+        };
+        line.value = match (self.first, self.more.is_empty()) {
+            (Some(span), true) => Text::Raw(span),
+            (None, _) => {
+                let at = line.raw.map_or(0, |r| r.start());
+                Text::Raw(Span::new(at, at))
             }
-        }
-
-        pub(super) fn iter(&self) -> impl Iterator<Item = &Span> {
-            self.first.iter().chain(self.more.iter())
-        }
+            (Some(first), false) => {
+                let mut joined = String::new();
+                for piece in std::iter::once(&first).chain(self.more.iter()) {
+                    if !joined.is_empty() {
+                        joined.push(' ');
+                    }
+                    joined.push_str(&String::from_utf8_lossy(
+                        buf.get(piece.range()).unwrap_or(&[]),
+                    ));
+                }
+                Text::Owned(joined.into_boxed_str())
+            }
+        };
     }
 }
 
@@ -237,18 +279,19 @@ fn trim_span(buf: &[u8], mut start: usize, mut end: usize) -> Span {
     Span::new(start, end)
 }
 
-fn str_of(buf: &[u8], s: Span) -> &str {
-    buf.get(s.start..s.end)
-        .and_then(|b| std::str::from_utf8(b).ok())
-        .unwrap_or("")
+/// A span of the start line or header block. Spans end at ASCII delimiters,
+/// so they are char boundaries; `get` checks that in O(1).
+fn head_str(head: &str, s: Span) -> &str {
+    head.get(s.range()).unwrap_or("")
 }
 
 /// `SIP/` 1*DIGIT `.` 1*DIGIT, "SIP" case-insensitive.
 pub(super) fn is_sip_version(v: &str) -> bool {
-    let Some((proto, num)) = v.split_once('/') else {
+    // Byte searches: the char-pattern `split_once` showed up in profiles.
+    let Some((proto, num)) = split_at_byte(v, b'/') else {
         return false;
     };
-    let Some((major, minor)) = num.split_once('.') else {
+    let Some((major, minor)) = split_at_byte(num, b'.') else {
         return false;
     };
     proto.eq_ignore_ascii_case("SIP")
@@ -260,13 +303,10 @@ pub(super) fn is_sip_version(v: &str) -> bool {
 
 fn parse_start(buf: &[u8], line: Span) -> Result<Start, ParseError> {
     let bad = || ParseError::new(ParseErrorKind::BadStartLine, Some(1));
-    let text = buf
-        .get(line.start..line.end)
-        .ok_or_else(bad)
-        .and_then(|b| {
-            std::str::from_utf8(b).map_err(|_| ParseError::new(ParseErrorKind::NotUtf8, Some(1)))
-        })?;
-    let at = |rel: usize| line.start + rel;
+    let text = buf.get(line.range()).ok_or_else(bad).and_then(|b| {
+        std::str::from_utf8(b).map_err(|_| ParseError::new(ParseErrorKind::NotUtf8, Some(1)))
+    })?;
+    let at = |rel: usize| line.start() + rel;
     if text.len() >= 4
         && text
             .as_bytes()
@@ -274,7 +314,7 @@ fn parse_start(buf: &[u8], line: Span) -> Result<Start, ParseError> {
             .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
     {
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
-        let sp = text.find(' ').ok_or_else(bad)?;
+        let sp = text.bytes().position(|b| b == b' ').ok_or_else(bad)?;
         let version = text.get(..sp).ok_or_else(bad)?;
         if !is_sip_version(version) {
             return Err(bad());
@@ -296,13 +336,13 @@ fn parse_start(buf: &[u8], line: Span) -> Result<Start, ParseError> {
         return Ok(Start::Response {
             version: Span::new(at(0), at(sp)),
             code,
-            reason: Span::new(at(reason_start), line.end),
+            reason: Span::new(at(reason_start), line.end()),
         });
     }
     // Request-Line = Method SP Request-URI SP SIP-Version: exactly two single
     // spaces, no other whitespace (RFC 4475 lwsstart, trws, lwsruri).
-    let first = text.find(' ').ok_or_else(bad)?;
-    let last = text.rfind(' ').ok_or_else(bad)?;
+    let first = text.bytes().position(|b| b == b' ').ok_or_else(bad)?;
+    let last = text.bytes().rposition(|b| b == b' ').ok_or_else(bad)?;
     if first == last {
         return Err(bad());
     }
@@ -319,7 +359,7 @@ fn parse_start(buf: &[u8], line: Span) -> Result<Start, ParseError> {
     Ok(Start::Request {
         method: Method::from_token(method),
         uri: Span::new(at(first + 1), at(last)),
-        version: Span::new(at(last + 1), line.end),
+        version: Span::new(at(last + 1), line.end()),
     })
 }
 
@@ -335,7 +375,8 @@ impl Message {
     /// decides about them.
     pub fn parse(bytes: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         use ParseErrorKind as K;
-        if bytes.len() > limits.max_message_bytes {
+        // Spans are u32 offsets: larger input is refused whatever the limits.
+        if bytes.len() > limits.max_message_bytes || u32::try_from(bytes.len()).is_err() {
             return Err(ParseError::new(K::MessageTooLarge, None));
         }
         // Line breaks before the start line are not part of the message
@@ -358,12 +399,16 @@ impl Message {
         let mut line_no = 0usize;
         let mut start: Option<(Start, Span)> = None;
         let mut headers: Vec<HeaderLine> = Vec::with_capacity(16);
-        let mut pending: Option<Pending> = None;
+        let mut folding = Folding {
+            first: None,
+            more: Vec::new(),
+            continued: false,
+        };
         let blank_raw;
         loop {
             line_no += 1;
             let rest = buf.get(pos..).unwrap_or(&[]);
-            let Some(nl) = memchr::memchr(b'\n', rest) else {
+            let Some(nl) = super::lex::find_newline(rest) else {
                 if rest.len() > limits.max_line_bytes {
                     return Err(ParseError::new(K::LineTooLong, Some(line_no)));
                 }
@@ -388,51 +433,59 @@ impl Message {
                 start = Some((s, Span::new(pos, terminated)));
             } else if content_end == pos {
                 blank_raw = Span::new(pos, terminated);
-                if let Some(p) = pending.take() {
-                    headers.push(finish(buf, p));
+                if folding.continued {
+                    folding.close(buf, &mut headers);
                 }
                 pos = terminated;
                 break;
             } else if first_byte.is_some_and(is_wsp) {
                 // A continuation line (folding): part of the previous header.
-                let Some(p) = pending.as_mut() else {
+                let Some(line) = headers.last_mut() else {
                     return Err(ParseError::new(K::BadHeaderLine, Some(line_no)));
                 };
-                let piece = trim_span(buf, pos, content_end);
-                if piece.start < piece.end {
-                    p.pieces.push(piece);
+                folding.push(trim_span(buf, pos, content_end));
+                if let Some(raw) = line.raw.as_mut() {
+                    *raw = Span::new(raw.start(), terminated);
                 }
-                p.raw_end = terminated;
             } else {
-                if let Some(p) = pending.take() {
-                    headers.push(finish(buf, p));
+                if folding.continued {
+                    folding.close(buf, &mut headers);
                 }
                 if headers.len() >= limits.max_headers {
                     return Err(ParseError::new(K::TooManyHeaders, Some(line_no)));
                 }
+                // `token *WSP ":"` in one pass (no separate search for the
+                // colon and re-scan of the name).
                 let text = buf.get(pos..content_end).unwrap_or(&[]);
-                let Some(colon) = memchr::memchr(b':', text) else {
+                let name_len = text
+                    .iter()
+                    .position(|b| !super::lex::is_token_byte(*b))
+                    .unwrap_or(text.len());
+                let colon = text
+                    .iter()
+                    .skip(name_len)
+                    .position(|b| !is_wsp(*b))
+                    .map(|i| name_len + i);
+                let (true, Some(colon)) = (name_len > 0, colon) else {
                     return Err(ParseError::new(K::BadHeaderLine, Some(line_no)));
                 };
-                let name = trim_span(buf, pos, pos + colon);
-                let name_bytes = buf.get(name.start..name.end).unwrap_or(&[]);
-                if name.start != pos
-                    || name_bytes.is_empty()
-                    || !name_bytes.iter().all(|b| super::lex::is_token_byte(*b))
-                {
+                if text.get(colon) != Some(&b':') {
                     return Err(ParseError::new(K::BadHeaderLine, Some(line_no)));
                 }
-                let mut pieces = smallvec_like::Pieces::new();
+                let name = Span::new(pos, pos + name_len);
+                let name_bytes = text.get(..name_len).unwrap_or(&[]);
                 let value = trim_span(buf, pos + colon + 1, content_end);
-                if value.start < value.end {
-                    pieces.push(value);
-                }
-                pending = Some(Pending {
+                folding.start(value);
+                let value = if !value.is_empty() {
+                    value
+                } else {
+                    Span::new(pos, pos)
+                };
+                headers.push(HeaderLine {
                     id: header_id(name_bytes),
-                    name,
-                    pieces,
-                    raw_start: pos,
-                    raw_end: terminated,
+                    name: Text::Raw(name),
+                    value: Text::Raw(value),
+                    raw: Some(Span::new(pos, terminated)),
                 });
             }
             pos = terminated;
@@ -440,11 +493,12 @@ impl Message {
         let Some((start, start_raw)) = start else {
             return Err(ParseError::new(K::BadStartLine, Some(1)));
         };
-        if std::str::from_utf8(buf.get(head_start..pos).unwrap_or(&[])).is_err() {
+        let Ok(head) = std::str::from_utf8(buf.get(head_start..pos).unwrap_or(&[])) else {
             return Err(ParseError::new(K::NotUtf8, None));
-        }
+        };
+        let head = Box::<str>::from(head);
         let body_start = pos;
-        let content_length = content_length_of(buf, &headers)?;
+        let content_length = content_length_of(&head, &headers)?;
         let available = buf.len() - body_start;
         let body_len = match content_length {
             Some(n) if n > limits.max_body_bytes => {
@@ -465,6 +519,7 @@ impl Message {
         };
         Ok(Message {
             raw,
+            head,
             start,
             start_raw,
             headers,
@@ -477,7 +532,7 @@ impl Message {
 
     pub(super) fn text<'a>(&'a self, t: &'a Text) -> &'a str {
         match t {
-            Text::Raw(s) => str_of(&self.raw, *s),
+            Text::Raw(s) => head_str(&self.head, *s),
             Text::Owned(s) => s,
         }
     }
@@ -490,17 +545,17 @@ impl Message {
                 version,
             } => StartLine::Request {
                 method: method.clone(),
-                uri: str_of(&self.raw, *uri),
-                version: str_of(&self.raw, *version),
+                uri: head_str(&self.head, *uri),
+                version: head_str(&self.head, *version),
             },
             Start::Response {
                 version,
                 code,
                 reason,
             } => StartLine::Response {
-                version: str_of(&self.raw, *version),
+                version: head_str(&self.head, *version),
                 code: *code,
-                reason: str_of(&self.raw, *reason),
+                reason: head_str(&self.head, *reason),
             },
         }
     }
@@ -519,7 +574,7 @@ impl Message {
     /// The Request-URI as written.
     pub fn request_uri(&self) -> Option<&str> {
         match &self.start {
-            Start::Request { uri, .. } => Some(str_of(&self.raw, *uri)),
+            Start::Request { uri, .. } => Some(head_str(&self.head, *uri)),
             Start::Response { .. } => None,
         }
     }
@@ -534,7 +589,7 @@ impl Message {
     /// The reason phrase of a response.
     pub fn reason(&self) -> Option<&str> {
         match &self.start {
-            Start::Response { reason, .. } => Some(str_of(&self.raw, *reason)),
+            Start::Response { reason, .. } => Some(head_str(&self.head, *reason)),
             Start::Request { .. } => None,
         }
     }
@@ -542,7 +597,7 @@ impl Message {
     pub fn version(&self) -> &str {
         match &self.start {
             Start::Request { version, .. } | Start::Response { version, .. } => {
-                str_of(&self.raw, *version)
+                head_str(&self.head, *version)
             }
         }
     }
@@ -601,7 +656,7 @@ impl Message {
 
     pub fn body(&self) -> &[u8] {
         match &self.body {
-            Body::Raw(s) => self.raw.get(s.start..s.end).unwrap_or(&[]),
+            Body::Raw(s) => self.raw.get(s.range()).unwrap_or(&[]),
             Body::Owned(b) => b,
         }
     }
@@ -613,41 +668,13 @@ impl Message {
     }
 }
 
-fn finish(buf: &[u8], p: Pending) -> HeaderLine {
-    let value = match p.pieces.single() {
-        Some(span) => Text::Raw(span),
-        None => {
-            let mut joined = String::new();
-            for piece in p.pieces.iter() {
-                if !joined.is_empty() {
-                    joined.push(' ');
-                }
-                joined.push_str(&String::from_utf8_lossy(
-                    buf.get(piece.start..piece.end).unwrap_or(&[]),
-                ));
-            }
-            if joined.is_empty() {
-                Text::Raw(Span::new(p.raw_start, p.raw_start))
-            } else {
-                Text::Owned(joined.into_boxed_str())
-            }
-        }
-    };
-    HeaderLine {
-        id: p.id,
-        name: Text::Raw(p.name),
-        value,
-        raw: Some(Span::new(p.raw_start, p.raw_end)),
-    }
-}
-
 /// The Content-Length of the message, if present: every Content-Length line
 /// must be a valid number and all must agree.
-fn content_length_of(buf: &[u8], headers: &[HeaderLine]) -> Result<Option<usize>, ParseError> {
+fn content_length_of(head: &str, headers: &[HeaderLine]) -> Result<Option<usize>, ParseError> {
     let mut found: Option<usize> = None;
     for h in headers.iter().filter(|h| h.id == names::CONTENT_LENGTH) {
         let text = match &h.value {
-            Text::Raw(s) => str_of(buf, *s),
+            Text::Raw(s) => head_str(head, *s),
             Text::Owned(s) => s,
         };
         let n = parse_content_length(text)
@@ -814,6 +841,13 @@ mod tests {
         let m = parse("\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\n\r\n").unwrap();
         assert_eq!(m.as_bytes(), b"OPTIONS sip:a@b SIP/2.0\r\n\r\n");
         assert_eq!(m.to_bytes(), m.as_bytes());
+    }
+
+    #[test]
+    fn header_records_stay_compact() {
+        // 16 records (the initial capacity) then fit the allocator's small
+        // block fast path; see `Span`.
+        assert!(std::mem::size_of::<HeaderLine>() <= 64);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `sip:`, `sips:` and `tel:` URIs (RFC 3261 §19.1, RFC 3966); other schemes
 //! are kept opaque so a request naming them can be answered 416.
 
-use super::headers::HeaderError;
-use super::lex::percent_decode;
+use super::headers::{HeaderError, Params, find_param};
+use super::lex::{byte_class, percent_decode, split_at_byte};
+use super::small_string::SmallString;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -37,20 +38,32 @@ impl Scheme {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Uri {
     pub scheme: Scheme,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    pub host: String,
+    pub user: Option<SmallString>,
+    pub password: Option<SmallString>,
+    pub host: SmallString,
     pub port: Option<u16>,
-    pub params: Vec<(String, Option<String>)>,
+    pub params: Params,
     pub headers: Vec<(String, String)>,
-    raw: String,
+    /// Inline up to 62 bytes: most URIs fit, so parsing one allocates nothing.
+    raw: SmallString<62>,
 }
 
-/// `str::split_once` for an ASCII byte, via memchr (the char searcher is
-/// measurably slower on this hot path).
-fn split_at_byte(s: &str, b: u8) -> Option<(&str, &str)> {
-    let i = memchr::memchr(b, s.as_bytes())?;
-    Some((s.get(..i)?, s.get(i + 1..)?))
+/// `str::split` on an ASCII byte, without the char searcher's overhead.
+fn split_bytes(s: &str, b: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match split_at_byte(current, b) {
+            Some((head, tail)) => {
+                rest = Some(tail);
+                Some(head)
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
 }
 
 fn err(reason: &'static str) -> HeaderError {
@@ -62,15 +75,21 @@ fn err(reason: &'static str) -> HeaderError {
 
 /// Characters never allowed unescaped anywhere in a URI we accept.
 fn is_forbidden(b: u8) -> bool {
-    b <= b' ' || b == 0x7f || b == b'<' || b == b'>' || b == b'"'
+    FORBIDDEN_BYTES[usize::from(b)]
 }
 
-fn is_host_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'
+static FORBIDDEN_BYTES: [bool; 256] =
+    byte_class!(|c| c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"');
+
+pub(super) fn is_host_char(b: u8) -> bool {
+    HOST_BYTES[usize::from(b)]
 }
+
+static HOST_BYTES: [bool; 256] =
+    byte_class!(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_');
 
 /// Validates and lower-cases a host (hostname, IPv4 or `[IPv6]`).
-pub(super) fn parse_host(host: &str) -> Result<String, HeaderError> {
+pub(super) fn parse_host(host: &str) -> Result<SmallString, HeaderError> {
     if let Some(inner) = host.strip_prefix('[') {
         let inner = inner
             .strip_suffix(']')
@@ -82,12 +101,12 @@ pub(super) fn parse_host(host: &str) -> Result<String, HeaderError> {
         {
             return Err(err("bad IPv6 reference"));
         }
-        return Ok(host.to_ascii_lowercase());
+        return Ok(SmallString::from_ascii_lowercase(host));
     }
     if host.is_empty() || !host.bytes().all(is_host_char) {
         return Err(err("bad host"));
     }
-    Ok(host.to_ascii_lowercase())
+    Ok(SmallString::from_ascii_lowercase(host))
 }
 
 pub(super) fn parse_port(port: &str) -> Result<u16, HeaderError> {
@@ -98,7 +117,7 @@ pub(super) fn parse_port(port: &str) -> Result<u16, HeaderError> {
 }
 
 /// Splits `host[:port]` where host may be `[IPv6]`.
-pub(super) fn split_hostport(s: &str) -> Result<(String, Option<u16>), HeaderError> {
+pub(super) fn split_hostport(s: &str) -> Result<(SmallString, Option<u16>), HeaderError> {
     let (host, port) = if s.starts_with('[') {
         let close = s.find(']').ok_or(err("unterminated IPv6 reference"))?;
         let (h, rest) = s.split_at(close + 1);
@@ -118,12 +137,12 @@ pub(super) fn split_hostport(s: &str) -> Result<(String, Option<u16>), HeaderErr
     Ok((host, port))
 }
 
-fn parse_params(s: &str) -> Result<Vec<(String, Option<String>)>, HeaderError> {
+fn parse_params(s: &str) -> Result<Params, HeaderError> {
     let mut params = Vec::new();
     if s.is_empty() {
         return Ok(params);
     }
-    for p in s.split(';') {
+    for p in split_bytes(s, b';') {
         let (name, value) = match split_at_byte(p, b'=') {
             Some((n, v)) => (n, Some(v)),
             None => (p, None),
@@ -133,9 +152,13 @@ fn parse_params(s: &str) -> Result<Vec<(String, Option<String>)>, HeaderError> {
         }
         let name = percent_decode(name).ok_or(err("bad escape in parameter"))?;
         let value = value
-            .map(|v| percent_decode(v).ok_or(err("bad escape in parameter")))
+            .map(|v| {
+                percent_decode(v)
+                    .map(SmallString::from)
+                    .ok_or(err("bad escape in parameter"))
+            })
             .transpose()?;
-        params.push((name, value));
+        params.push((SmallString::from(name), value));
     }
     Ok(params)
 }
@@ -168,11 +191,11 @@ impl Uri {
             scheme,
             user: None,
             password: None,
-            host: String::new(),
+            host: SmallString::new(),
             port: None,
             params: Vec::new(),
             headers: Vec::new(),
-            raw: s.to_owned(),
+            raw: SmallString::from(s),
         };
         match uri.scheme {
             Scheme::Sip | Scheme::Sips => uri.parse_sip(rest)?,
@@ -181,7 +204,7 @@ impl Uri {
                 if number.is_empty() {
                     return Err(err("empty telephone number"));
                 }
-                uri.user = Some(percent_decode(number).ok_or(err("bad escape"))?);
+                uri.user = Some(percent_decode(number).ok_or(err("bad escape"))?.into());
                 uri.params = parse_params(params)?;
             }
             Scheme::Other(_) => {
@@ -205,9 +228,17 @@ impl Uri {
                 if user.is_empty() {
                     return Err(err("empty user"));
                 }
-                self.user = Some(percent_decode(user).ok_or(err("bad escape in user"))?);
+                self.user = Some(
+                    percent_decode(user)
+                        .ok_or(err("bad escape in user"))?
+                        .into(),
+                );
                 self.password = password
-                    .map(|p| percent_decode(p).ok_or(err("bad escape in password")))
+                    .map(|p| {
+                        percent_decode(p)
+                            .map(SmallString::from)
+                            .ok_or(err("bad escape in password"))
+                    })
                     .transpose()?;
                 hostpart
             }
@@ -224,14 +255,14 @@ impl Uri {
         self.port = port;
         self.params = parse_params(params)?;
         if let Some(headers) = headers {
-            for h in headers.split('&') {
+            for h in split_bytes(headers, b'&') {
                 let (n, v) = split_at_byte(h, b'=').ok_or(err("header without '='"))?;
                 if n.is_empty() {
                     return Err(err("empty header name"));
                 }
                 let n = percent_decode(n).ok_or(err("bad escape in header"))?;
                 let v = percent_decode(v).ok_or(err("bad escape in header"))?;
-                self.headers.push((n, v));
+                self.headers.push((n.into_owned(), v.into_owned()));
             }
         }
         Ok(())
@@ -239,16 +270,13 @@ impl Uri {
 
     /// The URI exactly as it was written.
     pub fn as_str(&self) -> &str {
-        &self.raw
+        self.raw.as_str()
     }
 
     /// A URI parameter by name (case-insensitive): `Some(None)` for a flag
     /// such as `;lr`.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        self.params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_deref())
+        find_param(&self.params, name)
     }
 
     pub fn transport_param(&self) -> Option<&str> {
