@@ -92,12 +92,13 @@ impl Endpoint {
         let caller = from_hdr
             .uri
             .user
-            .clone()
-            .unwrap_or_else(|| from_hdr.uri.host.clone());
+            .as_deref()
+            .unwrap_or(&from_hdr.uri.host)
+            .to_string();
         let dialled = msg
             .request_uri()
             .and_then(|u| message::Uri::parse(u).ok())
-            .and_then(|u| u.user)
+            .and_then(|u| u.user.map(|user| user.to_string()))
             .unwrap_or_default();
         let dialog = Dialog {
             handle,
@@ -148,7 +149,7 @@ impl Endpoint {
             call_id: call_id.to_string(),
             dialled,
             caller,
-            caller_display: from_hdr.display_name.clone(),
+            caller_display: from_hdr.display_name.as_deref().map(str::to_string),
             offer,
             peer: from,
             user_agent: msg.header("User-Agent").map(str::to_string),
@@ -182,7 +183,7 @@ impl Endpoint {
         let user = request
             .request_uri()
             .and_then(|u| message::Uri::parse(u).ok())
-            .and_then(|u| u.user)
+            .and_then(|u| u.user.map(|user| user.to_string()))
             .unwrap_or_else(|| "hotline".to_string());
         let transport = if dialog.peer.transport.is_reliable() {
             ";transport=tcp"
