@@ -24,8 +24,9 @@
 #   resolved_in_ivr with path 1,1, applicant / admission_rules; the RTP it
 #   received (captured with tcpdump) is paced every 20 ms, continuous, not
 #   silent and ends with the admission_info prompt; a SIPp caller pressing 0
-#   waits in queue general, then its inquiry is abandoned; baresip dials,
-#   navigates 1, 1 with DTMF and heard admission_info (its recording);
+#   waits in queue general hearing "please hold", then its inquiry is
+#   abandoned; baresip dials, navigates 1, 1 with DTMF and heard
+#   admission_info (its recording);
 #   OPTIONS and REGISTER still work after the calls.
 # Installs sip-tester / baresip / tcpdump with apt-get when missing. Capturing
 # and SIPp's play_pcap_audio need root (or CAP_NET_RAW): run as root, or with
@@ -426,20 +427,34 @@ sipp_caller_hears_admission_info() {
     --prompt "$ADMISSION_INFO" --tail-s 2 --min-corr 0.9 --wav-out "$WORK/admission-heard.wav"
 }
 
+ZERO_CAPTURE=""
+ZERO_MEDIA_PORT=""
 sipp_caller_zero_waits_in_general_queue() {
   local sip media pid rc=0
   free_port sip --one
   free_port media --media
+  start_capture "$WORK/zero.pcap" "$media" || return 1
   sipp_ivr_call zero 0 5000 "$sip" "$media" &
   pid=$!
   # while the caller is still on hold
   "${API[@]}" inquiry --call-id interop-zero-1@127.0.0.1 --timeout 5 \
     --expect status=waiting --expect queue=general --expect ivr_path=0 || rc=1
   wait "$pid" || rc=1
+  stop_capture
   [ "$rc" -eq 0 ] || return 1
+  ZERO_CAPTURE=$WORK/zero.pcap
+  ZERO_MEDIA_PORT=$media
   "${API[@]}" inquiry --call-id interop-zero-1@127.0.0.1 --timeout 10 \
     --expect status=abandoned --expect queue=general --expect ivr_path=0 \
     --expect category=other --expect topic=general
+}
+
+# Until agents can answer, a waiting caller hears "please hold" (5.6 s, so
+# the caller hangs up before the music starts).
+sipp_caller_zero_hears_please_hold() {
+  [ -n "$ZERO_CAPTURE" ] || { echo "no capture (the call failed)"; return 1; }
+  python3 "$HERE/tools/rtp_check.py" "$ZERO_CAPTURE" --dst-port "$ZERO_MEDIA_PORT" \
+    --prompt "$ROOT/prompts/ru/please_hold.wav" --tail-s 2 --min-corr 0.9
 }
 
 # baresip as a caller: no registration, dials the hotline by URI.
@@ -478,7 +493,7 @@ for line in sys.stdin:
   recording=$(ls "$WORK"/baresip-caller/rec/dump-*-dec.wav 2>/dev/null | head -n 1)
   [ -n "$recording" ] || { echo "baresip recorded nothing"; return 1; }
   python3 "$HERE/tools/audio.py" level "$recording" --min-dbfs -40 \
-    --prompt "$ADMISSION_INFO" --tail-s 2 --min-corr 0.9
+    --prompt "$ADMISSION_INFO" --tail-s 1 --min-corr 0.9
 }
 
 # Calls did not disturb signalling: OPTIONS and REGISTER still answered.
@@ -490,6 +505,7 @@ sipp_options_and_register_still_ok() {
 run_test sipp_caller_admission_self_service sipp_caller_admission_self_service
 run_test sipp_caller_hears_admission_info sipp_caller_hears_admission_info
 run_test sipp_caller_zero_waits_in_general_queue sipp_caller_zero_waits_in_general_queue
+run_test sipp_caller_zero_hears_please_hold sipp_caller_zero_hears_please_hold
 run_test baresip_calls_and_navigates baresip_calls_and_navigates
 run_test sipp_options_and_register_still_ok sipp_options_and_register_still_ok
 
