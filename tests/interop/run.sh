@@ -36,6 +36,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# the helper scripts import each other: keep the source tree free of .pyc
+export PYTHONDONTWRITEBYTECODE=1
 ROOT=$(cd "$HERE/../.." && pwd)
 REGINT=${REGINT:-30}
 
