@@ -9,6 +9,9 @@
       to see a refresh); prints that expiry as Unix seconds
   api.py --http ... unregistered LOGIN [--contact-port N] [--timeout S]
       wait until no such registration is listed any more
+  api.py --http ... inquiry --call-id ID [--expect FIELD=VALUE ...] [--timeout S]
+      wait until GET /api/v1/inquiries lists the inquiry of that SIP call
+      with every FIELD equal to VALUE (null for JSON null); prints it
 
 The admin token comes from POST /api/v1/auth/login with user "admin" and the
 password in HOTLINE_ADMIN_PASSWORD. Registrations are read from the agent's
@@ -97,15 +100,62 @@ def live_registrations(base, token, login_name, port):
     return found, body
 
 
+def parse_expectations(pairs):
+    out = {}
+    for pair in pairs:
+        field, sep, value = pair.partition("=")
+        if not sep or not field:
+            sys.exit(f"api.py: --expect wants FIELD=VALUE, got {pair!r}")
+        out[field] = None if value == "null" else value
+    return out
+
+
+def inquiry_of_call(base, token, call_id):
+    """The newest inquiry whose call_id is call_id, or None. The call is
+    recent, so the first page (newest first) is enough."""
+    status, body = request(base, "GET", "/api/v1/inquiries?limit=100", token=token)
+    if status != 200 or not isinstance(body, dict):
+        print(f"api.py: GET inquiries: {status} {body}", file=sys.stderr)
+        sys.exit(2)
+    for item in body.get("items") or []:
+        if item.get("call_id") == call_id:
+            return item
+    return None
+
+
+def wait_inquiry(base, token, call_id, expected, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        item = inquiry_of_call(base, token, call_id)
+        if item is not None:
+            differ = {k: item.get(k) for k, v in expected.items()
+                      if (None if item.get(k) is None else str(item.get(k))) != v}
+            if not differ:
+                print(json.dumps(item))
+                return 0
+        if time.monotonic() >= deadline:
+            if item is None:
+                print(f"api.py: no inquiry with call_id {call_id!r} within {timeout}s",
+                      file=sys.stderr)
+            else:
+                print(f"api.py: inquiry of {call_id!r} not as expected within {timeout}s: "
+                      f"wanted {expected}, differs in {differ}; inquiry is {json.dumps(item)}",
+                      file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--http", required=True, help="HOST:PORT of the HTTP API")
-    ap.add_argument("op", choices=["health", "registered", "unregistered"])
+    ap.add_argument("op", choices=["health", "registered", "unregistered", "inquiry"])
     ap.add_argument("login", nargs="?")
     ap.add_argument("--contact-port", type=int)
     ap.add_argument("--after", type=float, default=0.0)
     ap.add_argument("--timeout", type=float, default=10.0)
+    ap.add_argument("--call-id")
+    ap.add_argument("--expect", action="append", default=[], metavar="FIELD=VALUE")
     a = ap.parse_args()
     base = "http://" + a.http
 
@@ -115,6 +165,12 @@ def main():
         except OSError:
             return 1
         return 0 if status == 200 else 1
+
+    if a.op == "inquiry":
+        if not a.call_id:
+            ap.error("inquiry needs --call-id")
+        expected = parse_expectations(a.expect)
+        return wait_inquiry(base, login(base), a.call_id, expected, a.timeout)
 
     if not a.login:
         ap.error("LOGIN is required")

@@ -18,12 +18,26 @@
 #   binding; baresip registers, the API lists its binding with an expiry in
 #   the future, baresip refreshes it (the expiry moves forward), baresip's
 #   unregister on exit removes it; SIGTERM stops the server with status 0.
-# Installs sip-tester / baresip with apt-get when sipp / baresip are missing.
+#   Calls to the IVR (default flow ivr-scripts/hotline.toml, calendar open
+#   around the clock so the result does not depend on the time of day):
+#   a SIPp caller presses 1, 1 (RFC 4733 from a pcap) and its inquiry is
+#   resolved_in_ivr with path 1,1, applicant / admission_rules; the RTP it
+#   received (captured with tcpdump) is paced every 20 ms, continuous, not
+#   silent and ends with the admission_info prompt; a SIPp caller pressing 0
+#   waits in queue general hearing "please hold", then its inquiry is
+#   abandoned; baresip dials, navigates 1, 1 with DTMF and heard
+#   admission_info (its recording);
+#   OPTIONS and REGISTER still work after the calls.
+# Installs sip-tester / baresip / tcpdump with apt-get when missing. Capturing
+# and SIPp's play_pcap_audio need root (or CAP_NET_RAW): run as root, or with
+# passwordless sudo.
 # Ends with "interop: N passed, M failed"; exit status 1 on any failure (the
 # server log tail is printed), 0 otherwise.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# the helper scripts import each other: keep the source tree free of .pyc
+export PYTHONDONTWRITEBYTECODE=1
 ROOT=$(cd "$HERE/../.." && pwd)
 REGINT=${REGINT:-30}
 
@@ -36,6 +50,7 @@ install_missing_tools() {
   command -v sipp >/dev/null 2>&1 || pkgs+=(sip-tester)
   command -v baresip >/dev/null 2>&1 || pkgs+=(baresip baresip-core)
   command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+  command -v tcpdump >/dev/null 2>&1 || pkgs+=(tcpdump)
   [ ${#pkgs[@]} -eq 0 ] && return 0
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -48,6 +63,10 @@ install_missing_tools() {
 install_missing_tools
 command -v sipp >/dev/null || die "sipp is not installed"
 command -v baresip >/dev/null || die "baresip is not installed"
+command -v tcpdump >/dev/null || die "tcpdump is not installed"
+# raw sockets (SIPp's play_pcap_audio) and capturing need root
+AS_ROOT=()
+[ "$(id -u)" -eq 0 ] || AS_ROOT=(sudo -n)
 
 # --- binary ----------------------------------------------------------------
 if [ -n "${HOTLINE_BIN:-}" ]; then
@@ -63,11 +82,19 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/hotline-interop.XXXXXX")
 mkdir -p "$WORK/sipp"
 SERVER_PID=""
 BARESIP_PROFILE=""
+CALLER_PROFILE=""
+CAPTURE_PID=""
 
 cleanup() {
   local rc=$?
-  if [ -n "$BARESIP_PROFILE" ] && [ -x "$BARESIP_PROFILE/stop.sh" ]; then
-    "$BARESIP_PROFILE/stop.sh" || true
+  local profile
+  for profile in "$BARESIP_PROFILE" "$CALLER_PROFILE"; do
+    if [ -n "$profile" ] && [ -x "$profile/stop.sh" ]; then
+      "$profile/stop.sh" || true
+    fi
+  done
+  if [ -n "$CAPTURE_PID" ]; then
+    kill -INT "$CAPTURE_PID" 2>/dev/null || true
   fi
   if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -84,15 +111,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A port free for UDP and TCP on 127.0.0.1 (and, with --pair, the next one
-# too: baresip also listens for TLS on SIP port + 1), below the ephemeral
-# range so outgoing sockets do not take it meanwhile, never handed out twice.
+# A port free for UDP and TCP on 127.0.0.1 (with --pair, the next one too:
+# baresip also listens for TLS on SIP port + 1; with --media, the next
+# three: SIPp binds its -mp port and -mp + 2 for video), below the
+# ephemeral range so outgoing sockets do not take it meanwhile, never
+# handed out twice, and below the server's RTP range (30000-30999).
+#   free_port VAR --one|--pair|--media   sets VAR (not $(...): a subshell
+#   would forget USED_PORTS, and the same port could be handed out twice)
 USED_PORTS=""
 free_port() {
-  local p
-  p=$(python3 - "$1" "$USED_PORTS" <<'PY'
+  local -n _free_port_var=$1
+  local _free_port
+  _free_port=$(python3 - "$2" "$USED_PORTS" <<'PY'
 import random, socket, sys
-pair = sys.argv[1] == "--pair"
+span = {"--one": 1, "--pair": 2, "--media": 4}[sys.argv[1]]
 used = {int(x) for x in sys.argv[2].split()}
 def free(port):
     for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
@@ -105,21 +137,23 @@ def free(port):
             s.close()
     return True
 for _ in range(1000):
-    p = random.randrange(21000, 32000, 2)
-    if {p, p + 1} & used:
+    p = random.randrange(21000, 29900, 4)
+    ports = set(range(p, p + span))
+    if ports & used:
         continue
-    if free(p) and (not pair or free(p + 1)):
+    if all(free(q) for q in ports):
         print(p)
         sys.exit(0)
 sys.exit("no free port")
 PY
   )
-  USED_PORTS="$USED_PORTS $p $((p + 1))"
-  echo "$p"
+  USED_PORTS="$USED_PORTS $(seq -s ' ' "$_free_port" $((_free_port + 3)))"
+  # shellcheck disable=SC2034  # a nameref: sets the caller's variable
+  _free_port_var=$_free_port
 }
 
-SIP_PORT=$(free_port --one)
-HTTP_PORT=$(free_port --one)
+free_port SIP_PORT --one
+free_port HTTP_PORT --one
 export HOTLINE_ADMIN_PASSWORD="interop-admin-$RANDOM$RANDOM"
 API=(python3 "$HERE/api.py" --http "127.0.0.1:$HTTP_PORT")
 
@@ -136,8 +170,27 @@ listen = "127.0.0.1:$HTTP_PORT"
 [database]
 url = "sqlite://$WORK/hotline.db"
 
+[media]
+# above every port free_port hands out (SIPp media, baresip RTP)
+rtp_ports = "30000-30999"
+
 [paths]
 recordings_dir = "$WORK/recordings"
+
+# Open around the clock: calls take the working-hours branch whatever the
+# time and day the suite runs.
+[calendar]
+utc_offset = "+00:00"
+holidays = []
+
+[calendar.hours]
+mon = "00:00-24:00"
+tue = "00:00-24:00"
+wed = "00:00-24:00"
+thu = "00:00-24:00"
+fri = "00:00-24:00"
+sat = "00:00-24:00"
+sun = "00:00-24:00"
 
 [[agents]]
 login = "1001"
@@ -185,7 +238,7 @@ sipp_call() {
   local scenario=$1
   shift
   local port rc=0
-  port=$(free_port --one)
+  free_port port --one
   # SIPp's statistics screen goes to a file; its error log is what explains
   # a failure (timeout 124 = SIPp itself hung, e.g. no answer at all).
   (cd "$WORK/sipp" && timeout 30 sipp "127.0.0.1:$SIP_PORT" -sf "$HERE/sipp/$scenario" \
@@ -245,13 +298,13 @@ run_test sipp_unknown_login_gets_403 sipp_call register_403.xml -s 9999 -au 9999
 run_test api_lists_sipp_binding_of_1001 "${API[@]}" registered 1001 --timeout 5
 
 # --- baresip: a real softphone registers and stays registered ----------------
-BARESIP_SIP_PORT=$(free_port --pair)
-BARESIP_CTRL_PORT=$(free_port --one)
+free_port BARESIP_SIP_PORT --pair
+free_port BARESIP_CTRL_PORT --one
 CTL=(python3 "$HERE/baresip/ctl.py" --port "$BARESIP_CTRL_PORT")
 
 baresip_registers() {
   BARESIP_PROFILE=$(PROFILE_DIR="$WORK/baresip-1002" SIP_PORT=$BARESIP_SIP_PORT \
-    CTRL_PORT=$BARESIP_CTRL_PORT REGINT=$REGINT \
+    CTRL_PORT=$BARESIP_CTRL_PORT REGINT=$REGINT RTP_PORTS=31100-31199 \
     bash "$HERE/baresip/mkprofile.sh" 1002 secret-1002-pw "$SIP_PORT" 0) || return 1
   LIFETIME=300 "$BARESIP_PROFILE/run.sh" || return 1
   # REGISTER_OK may fire before we connect (ctrl_tcp does not replay events),
@@ -295,6 +348,170 @@ baresip_unregisters_on_exit() {
 
 run_test baresip_registers_1002 baresip_registers
 run_test api_lists_baresip_binding_of_1002 api_lists_baresip_binding
+
+# --- calls to the IVR ----------------------------------------------------------
+# (run while baresip 1002 waits for its registration refresh, to save time)
+CALLER_AUDIO=$WORK/caller.ul
+ADMISSION_INFO=$ROOT/prompts/ru/admission_info.wav
+# what the SIPp callers say: any speech will do (telephone-event is
+# negotiated, so the server does not look for in-band tones in it)
+python3 "$HERE/tools/audio.py" ulaw "$ROOT/prompts/en/goodbye.wav" "$CALLER_AUDIO"
+
+# start_capture FILE PORT: tcpdump the UDP sent to PORT on lo into FILE
+# (SIPp does not read the RTP it is sent), returning once it listens.
+# --immediate-mode: without it libpcap hands packets over in blocks up to
+# 1 s late, and the last second of the call is lost when tcpdump is stopped.
+start_capture() {
+  "${AS_ROOT[@]}" tcpdump -i lo -n -U --immediate-mode -w "$1" "udp and dst port $2" 2>"$1.log" &
+  CAPTURE_PID=$!
+  local deadline=$((SECONDS + 10))
+  until grep -q 'listening on' "$1.log" 2>/dev/null; do
+    if ! kill -0 "$CAPTURE_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+      echo "tcpdump did not start:"
+      cat "$1.log"
+      CAPTURE_PID=""
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+stop_capture() {
+  [ -n "$CAPTURE_PID" ] || return 0
+  kill -INT "$CAPTURE_PID" 2>/dev/null || true
+  wait "$CAPTURE_PID" 2>/dev/null || true
+  CAPTURE_PID=""
+}
+
+# sipp_ivr_call NAME DIGITS AFTER_MS SIP_PORT MEDIA_PORT: a SIPp caller on
+# SIP_PORT/MEDIA_PORT dials "hotline", listens 1 s (the greeting; a key
+# interrupts it and goes to the main menu), presses DIGITS (RFC 4733 events
+# replayed from a pcap), listens AFTER_MS more and hangs up (or answers the
+# server's BYE). Its Call-ID is interop-NAME-1@127.0.0.1.
+sipp_ivr_call() {
+  local name=$1 digits=$2 after_ms=$3 local_port=$4 media_port=$5 dtmf_ms rc=0
+  dtmf_ms=$(python3 "$HERE/tools/mkdtmf.py" "$digits" "$WORK/sipp/$name.pcap") || return 1
+  (cd "$WORK/sipp" && timeout 60 "${AS_ROOT[@]}" sipp "127.0.0.1:$SIP_PORT" \
+    -sf "$HERE/sipp/caller_ivr.xml" -s hotline -cid_str "interop-$name-%u@%s" \
+    -i 127.0.0.1 -p "$local_port" -mi 127.0.0.1 -mp "$media_port" \
+    -key dtmf_pcap "$WORK/sipp/$name.pcap" -key caller_audio "$CALLER_AUDIO,-1,0" \
+    -set wait_ms 1000 -set dtmf_ms $((dtmf_ms + 200)) -set after_ms "$after_ms" \
+    -m 1 -nostdin -timeout 30s -trace_err >"$name.screen" 2>&1) || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "sipp caller $name (keys $digits) exited $rc"
+    cat "$WORK/sipp/caller_ivr"_*_errors.log 2>/dev/null | tail -n 20 || true
+    rm -f "$WORK/sipp/caller_ivr"_*_errors.log
+  fi
+  return "$rc"
+}
+
+ADMISSION_CAPTURE=""
+ADMISSION_MEDIA_PORT=""
+sipp_caller_admission_self_service() {
+  local sip media rc=0
+  free_port sip --one
+  free_port media --media
+  start_capture "$WORK/admission.pcap" "$media" || return 1
+  sipp_ivr_call admission 11 6000 "$sip" "$media" || rc=$?
+  stop_capture
+  [ "$rc" -eq 0 ] || return 1
+  ADMISSION_CAPTURE=$WORK/admission.pcap
+  ADMISSION_MEDIA_PORT=$media
+  "${API[@]}" inquiry --call-id interop-admission-1@127.0.0.1 --timeout 10 \
+    --expect status=resolved_in_ivr --expect ivr_path=1,1 \
+    --expect category=applicant --expect topic=admission_rules
+}
+
+# The RTP the admission caller received, as a listener would judge it.
+sipp_caller_hears_admission_info() {
+  [ -n "$ADMISSION_CAPTURE" ] || { echo "no capture (the call failed)"; return 1; }
+  python3 "$HERE/tools/rtp_check.py" "$ADMISSION_CAPTURE" --dst-port "$ADMISSION_MEDIA_PORT" \
+    --prompt "$ADMISSION_INFO" --tail-s 2 --min-corr 0.9 --wav-out "$WORK/admission-heard.wav"
+}
+
+ZERO_CAPTURE=""
+ZERO_MEDIA_PORT=""
+sipp_caller_zero_waits_in_general_queue() {
+  local sip media pid rc=0
+  free_port sip --one
+  free_port media --media
+  start_capture "$WORK/zero.pcap" "$media" || return 1
+  sipp_ivr_call zero 0 5000 "$sip" "$media" &
+  pid=$!
+  # while the caller is still on hold
+  "${API[@]}" inquiry --call-id interop-zero-1@127.0.0.1 --timeout 5 \
+    --expect status=waiting --expect queue=general --expect ivr_path=0 || rc=1
+  wait "$pid" || rc=1
+  stop_capture
+  [ "$rc" -eq 0 ] || return 1
+  ZERO_CAPTURE=$WORK/zero.pcap
+  ZERO_MEDIA_PORT=$media
+  "${API[@]}" inquiry --call-id interop-zero-1@127.0.0.1 --timeout 10 \
+    --expect status=abandoned --expect queue=general --expect ivr_path=0 \
+    --expect category=other --expect topic=general
+}
+
+# Until agents can answer, a waiting caller hears "please hold" (5.6 s, so
+# the caller hangs up before the music starts).
+sipp_caller_zero_hears_please_hold() {
+  [ -n "$ZERO_CAPTURE" ] || { echo "no capture (the call failed)"; return 1; }
+  python3 "$HERE/tools/rtp_check.py" "$ZERO_CAPTURE" --dst-port "$ZERO_MEDIA_PORT" \
+    --prompt "$ROOT/prompts/ru/please_hold.wav" --tail-s 2 --min-corr 0.9
+}
+
+# baresip as a caller: no registration, dials the hotline by URI.
+baresip_calls_and_navigates() {
+  local sip ctrl events call_id recording
+  free_port sip --pair
+  free_port ctrl --one
+  CALLER_PROFILE=$(PROFILE_DIR="$WORK/baresip-caller" SIP_PORT=$sip CTRL_PORT=$ctrl \
+    RTP_PORTS=31000-31099 bash "$HERE/baresip/mkprofile.sh" 7001 unused 0 0) || return 1
+  LIFETIME=60 "$CALLER_PROFILE/run.sh" || return 1
+  if ! events=$(python3 "$HERE/baresip/ctl.py" --port "$ctrl" do \
+    "dial sip:hotline@127.0.0.1:$SIP_PORT" "wait CALL_ESTABLISHED 10" \
+    "sleep 1" "dtmf 1" "sleep 0.5" "dtmf 1" "sleep 5" "hangup" "wait CALL_CLOSED 5"); then
+    echo "$events"
+    tail -n 20 "$CALLER_PROFILE/baresip.log"
+    return 1
+  fi
+  echo "$events"
+  # the event's id is the SIP Call-ID, which the inquiry records
+  call_id=$(python3 -c '
+import json, sys
+for line in sys.stdin:
+    line = line.strip()
+    if line.startswith("{"):
+        ev = json.loads(line)
+        if ev.get("type") == "CALL_ESTABLISHED":
+            print(ev.get("id", ""))
+            break
+' <<<"$events")
+  [ -n "$call_id" ] || { echo "no CALL_ESTABLISHED event with a call id"; return 1; }
+  "$CALLER_PROFILE/stop.sh"
+  CALLER_PROFILE=""
+  "${API[@]}" inquiry --call-id "$call_id" --timeout 10 \
+    --expect status=resolved_in_ivr --expect ivr_path=1,1 \
+    --expect category=applicant --expect topic=admission_rules || return 1
+  recording=$(ls "$WORK"/baresip-caller/rec/dump-*-dec.wav 2>/dev/null | head -n 1)
+  [ -n "$recording" ] || { echo "baresip recorded nothing"; return 1; }
+  python3 "$HERE/tools/audio.py" level "$recording" --min-dbfs -40 \
+    --prompt "$ADMISSION_INFO" --tail-s 1 --min-corr 0.9
+}
+
+# Calls did not disturb signalling: OPTIONS and REGISTER still answered.
+sipp_options_and_register_still_ok() {
+  sipp_call options.xml -s hotline &&
+    sipp_call register.xml -s 1001 -au 1001 -ap secret-1001-pw
+}
+
+run_test sipp_caller_admission_self_service sipp_caller_admission_self_service
+run_test sipp_caller_hears_admission_info sipp_caller_hears_admission_info
+run_test sipp_caller_zero_waits_in_general_queue sipp_caller_zero_waits_in_general_queue
+run_test sipp_caller_zero_hears_please_hold sipp_caller_zero_hears_please_hold
+run_test baresip_calls_and_navigates baresip_calls_and_navigates
+run_test sipp_options_and_register_still_ok sipp_options_and_register_still_ok
+
+# --- baresip 1002 again: refresh and unregister ---------------------------------
 run_test baresip_stays_registered baresip_refreshes_before_expiry
 run_test baresip_unregisters_on_exit baresip_unregisters_on_exit
 
