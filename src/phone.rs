@@ -2,8 +2,10 @@
 //! the international `7XXXXXXXXXX` form, so `+7 (916) 123-45-67`,
 //! `8 916 123 45 67` and `sip:89161234567@pbx;user=phone` are one client.
 
-/// Normalises a number or a SIP/tel URI to digits; `None` when there are
-/// no digits at all (`anonymous`, an empty From user).
+/// Normalises a number or a SIP/tel URI to digits; `None` when it is not a
+/// phone number: no digits at all (`anonymous`, an empty From user), or a
+/// user name with letters (`caller1`, `alice2`) whose digits would make a
+/// false number and merge unrelated callers into one client.
 ///
 /// Russian conventions (ARCHITECTURE §6): an 11-digit number starting with
 /// `8` is the domestic form of `7…`; a 10-digit number starting with `9`
@@ -11,6 +13,13 @@
 /// (short internal numbers such as `100`, foreign numbers) keeps its digits.
 pub fn normalize(raw: &str) -> Option<String> {
     let number = user_part(inside_angle_brackets(raw.trim()));
+    // Only what people write around digits: + ( ) - . and spaces.
+    if !number
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '(' | ')' | '-' | '.' | ' '))
+    {
+        return None;
+    }
     let digits: String = number.chars().filter(char::is_ascii_digit).collect();
     if digits.is_empty() {
         return None;
@@ -81,6 +90,9 @@ mod tests {
             ("+44 20 7946 0958", Some("442079460958")),
             ("84951234567", Some("74951234567")),
             ("anonymous", None),
+            ("caller1", None),
+            ("sip:alice2@example.org", None),
+            ("sip:+7-916-123-45-67@pbx", Some("79161234567")),
             ("sip:anonymous@anonymous.invalid", None),
             ("", None),
             ("  ", None),
