@@ -95,14 +95,17 @@ fn routing(c: &mut Criterion) {
     // among all 50; then the caller hangs up while it rings.
     let mut engine = engine_with_agents(now);
     let mut next = 0;
-    c.bench_function("acd: call enters, pick among 50 available (+ hang-up)", |b| {
-        b.iter(|| {
-            next += 1;
-            let call = IncomingCall::new(CallId(next), "general");
-            black_box(engine.call_entered(call, later).unwrap());
-            black_box(engine.caller_hung_up(CallId(next), later));
-        })
-    });
+    c.bench_function(
+        "acd: call enters, pick among 50 available (+ hang-up)",
+        |b| {
+            b.iter(|| {
+                next += 1;
+                let call = IncomingCall::new(CallId(next), "general");
+                black_box(engine.call_entered(call, later).unwrap());
+                black_box(engine.caller_hung_up(CallId(next), later));
+            })
+        },
+    );
 }
 
 criterion_group!(benches, routing);

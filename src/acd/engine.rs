@@ -520,7 +520,8 @@ impl Engine {
     }
 
     /// The caller hung up. Waiting or ringing: the call is abandoned and a
-    /// ringing agent is freed. Talking: as [`Engine::call_ended`].
+    /// ringing agent is freed. Talking: as [`Engine::call_ended`]. For a
+    /// callback request this cancels it (it ends as abandoned).
     pub fn caller_hung_up(&mut self, call: CallId, now: Instant) -> Vec<Command> {
         let mut out = Vec::new();
         let Some(stage) = self.calls.get(&call).map(|c| c.stage) else {
@@ -689,6 +690,8 @@ impl Engine {
     }
 
     /// The call's place in its queue's line (1 = next), if it is waiting.
+    /// Linear in the callers ahead: it runs for announcements (once per
+    /// caller every 30 s), never inside a routing decision.
     pub fn position(&self, call: CallId) -> Option<usize> {
         let c = self.calls.get(&call)?;
         if c.stage != Stage::Waiting {
