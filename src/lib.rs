@@ -5,6 +5,7 @@
 //! `now` and return actions; the tokio shell (`sip::transport`, `server`) owns
 //! sockets and timers. See `ARCHITECTURE` in the README.
 
+pub mod acd;
 pub mod api;
 pub mod call;
 pub mod config;
