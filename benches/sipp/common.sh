@@ -104,14 +104,16 @@ PY
     done
 }
 
-# Graceful stop (SIGTERM): the server flushes pending inquiry writes.
+# Graceful stop (SIGTERM): the server hangs up the calls still up and
+# flushes pending inquiry writes. A BYE to a caller that is gone is
+# retransmitted for 32 s (RFC 3261 timer F), hence the 60 s allowance.
 stop_server() {
     [ -n "$SERVER_PID" ] || return 0
     kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local deadline=$((SECONDS + 30))
+    local deadline=$((SECONDS + 60))
     while kill -0 "$SERVER_PID" 2>/dev/null; do
         if [ $SECONDS -ge $deadline ]; then
-            echo "server did not stop within 30 s: killing it" >&2
+            echo "server did not stop within 60 s: killing it" >&2
             kill -KILL "$SERVER_PID" 2>/dev/null || true
             break
         fi
@@ -155,12 +157,14 @@ capture_rtp() {
     echo
 }
 
-# inquiry_counts DB: total, then rows per status.
-inquiry_counts() {
-    sqlite3 "$1" "SELECT count(*) FROM inquiries;"
-    sqlite3 -separator '=' "$1" "SELECT status, count(*) FROM inquiries GROUP BY status ORDER BY status;" | tr '\n' ' '
-    echo
+# inquiry_total DB: how many inquiries the calls left.
+inquiry_total() { sqlite3 "$1" "SELECT count(*) FROM inquiries;"; }
+
+# inquiry_statuses DB: "status=count ..." on one line.
+inquiry_statuses() {
+    sqlite3 -separator '=' "$1" \
+        "SELECT status, count(*) FROM inquiries GROUP BY status ORDER BY status;" | tr '\n' ' '
 }
 
 # The value of NAME in a NAME=value listing.
-kv() { sed -n "s/^$1=//p" "$2" | head -n 1; }
+kv() { awk -v k="$1" 'index($0, k "=") == 1 { print substr($0, length(k) + 2); exit }' "$2"; }

@@ -83,9 +83,8 @@ python3 "$HERE/rtp_check.py" "$OUT/rtp.pcap" >"$OUT/rtp.kv" || true
 
 sleep 1
 stop_server
-INQ=$(inquiry_counts "$OUT/hotline.db")
-INQ_TOTAL=$(echo "$INQ" | head -n 1)
-INQ_STATUS=$(echo "$INQ" | tail -n 1)
+INQ_TOTAL=$(inquiry_total "$OUT/hotline.db")
+INQ_STATUS=$(inquiry_statuses "$OUT/hotline.db")
 
 S=$OUT/sipp.kv C=$OUT/cpu.kv R=$OUT/rtp.kv
 created=$(kv created "$S") ok=$(kv successful "$S") failed=$(kv failed "$S")
@@ -116,13 +115,13 @@ verdict=PASS
         "below95%=$(kv streams_below_95pct "$R") lost=$(kv seq_lost "$R") ($(kv seq_lost_pct "$R") %)" \
         "gap p50/p99/p99.9/max=$(kv gap_p50_ms "$R")/$(kv gap_p99_ms "$R")/$(kv gap_p999_ms "$R")/$(kv gap_max_ms "$R") ms" \
         ">30ms=$(kv gaps_over_30ms "$R") jitter mean/max=$(kv jitter_mean_ms "$R")/$(kv jitter_max_ms "$R") ms" \
-        "verdict=$(kv verdict "$R")"
+        "verdict=$(kv verdict "$R") $(kv fail "$R")"
     echo "inquiries: $INQ_TOTAL for $created calls, status: $INQ_STATUS"
     echo "server log warnings/errors: $(grep -cE 'WARN|ERROR' "$OUT/server.log" || true)"
     echo "verdict: $verdict"
 } | tee "$OUT/result.txt"
 
 if [ -n "${RESULTS:-}" ]; then
-    printf '%s\n' "concurrent=$N ok=$ok failed=$failed srv_cpu=$srv_cpu cpu_per_call=$cpu_per_call sipp_cpu=$sipp_cpu other=$(kv other_pct "$C") idle_rss=$IDLE_RSS_KB rss=$srv_rss rss_per_call=$rss_per_call pps_med=$(kv pps_per_stream_median "$R") pps_p1=$(kv pps_per_stream_p1 "$R") rated=$streams_ok lost=$(kv seq_lost "$R") gap_p99=$(kv gap_p99_ms "$R") gap_max=$(kv gap_max_ms "$R") jitter=$(kv jitter_mean_ms "$R") drift_ppm=$(kv clock_drift_max_ppm "$R") inq=$INQ_TOTAL verdict=$verdict out=$OUT" >>"$RESULTS"
+    printf '%s\n' "concurrent=$N ok=$ok failed=$failed srv_cpu=$srv_cpu cpu_per_call=$cpu_per_call sipp_cpu=$sipp_cpu other=$(kv other_pct "$C") idle_rss=$IDLE_RSS_KB rss=$srv_rss rss_per_call=$rss_per_call pps_med=$(kv pps_per_stream_median "$R") pps_p1=$(kv pps_per_stream_p1 "$R") rated=$streams_ok lost=$(kv seq_lost "$R") gap_p99=$(kv gap_p99_ms "$R") media=$(kv verdict "$R") gap_max=$(kv gap_max_ms "$R") jitter=$(kv jitter_mean_ms "$R") drift_ppm=$(kv clock_drift_max_ppm "$R") inq=$INQ_TOTAL verdict=$verdict out=$OUT" >>"$RESULTS"
 fi
 [ "$verdict" = PASS ]

@@ -84,11 +84,10 @@ python3 "$HERE/procstat.py" window "$OUT/procstat.csv" --from "$STEADY_FROM" \
 python3 "$HERE/rtp_check.py" "$OUT/rtp.pcap" >"$OUT/rtp.kv" || true
 
 sleep 1
-INQ_LIVE=$(inquiry_counts "$OUT/hotline.db" | head -n 1)
+INQ_LIVE=$(inquiry_total "$OUT/hotline.db")
 stop_server
-INQ=$(inquiry_counts "$OUT/hotline.db")
-INQ_TOTAL=$(echo "$INQ" | head -n 1)
-INQ_STATUS=$(echo "$INQ" | tail -n 1)
+INQ_TOTAL=$(inquiry_total "$OUT/hotline.db")
+INQ_STATUS=$(inquiry_statuses "$OUT/hotline.db")
 
 S=$OUT/sipp.kv C=$OUT/cpu.kv R=$OUT/rtp.kv
 created=$(kv created "$S") ok=$(kv successful "$S") failed=$(kv failed "$S")
@@ -102,7 +101,7 @@ verdict=PASS
 {
     echo "== short IVR calls: $N at $RATE calls/s, ${HOLD_MS} ms each (out: $OUT)"
     echo "sipp: exit=$SIPP_RC created=$created successful=$ok failed=$failed reasons=[$(kv fail_reasons "$S")]" \
-        "retrans=$(kv retransmissions "$S") peak_concurrent=$(kv peak_concurrent "$S") achieved=$(kv call_rate_cps "$S") cps"
+        "retrans=$(kv retransmissions "$S") peak_concurrent=$(kv peak_concurrent "$S") sent=$(kv send_rate_cps "$S") calls/s (median per second)"
     echo "response: INVITE->200 mean=$(kv rtd_invite_mean_ms "$S") p50=$(kv rtd_invite_p50_ms "$S")" \
         "p99=$(kv rtd_invite_p99_ms "$S") max=$(kv rtd_invite_max_ms "$S") ms;" \
         "BYE->200 p50=$(kv rtd_bye_p50_ms "$S") p99=$(kv rtd_bye_p99_ms "$S") ms"
@@ -114,13 +113,13 @@ verdict=PASS
         "below95%=$(kv streams_below_95pct "$R") lost=$(kv seq_lost "$R") ($(kv seq_lost_pct "$R") %)" \
         "gap p50/p99/p99.9/max=$(kv gap_p50_ms "$R")/$(kv gap_p99_ms "$R")/$(kv gap_p999_ms "$R")/$(kv gap_max_ms "$R") ms" \
         ">30ms=$(kv gaps_over_30ms "$R") jitter mean/max=$(kv jitter_mean_ms "$R")/$(kv jitter_max_ms "$R") ms" \
-        "verdict=$(kv verdict "$R")"
+        "verdict=$(kv verdict "$R") $(kv fail "$R")"
     echo "inquiries: $INQ_TOTAL for $created calls (1 s after the last call: $INQ_LIVE) status: $INQ_STATUS"
     echo "server log warnings/errors: $(grep -cE 'WARN|ERROR' "$OUT/server.log" || true)"
     echo "verdict: $verdict"
 } | tee "$OUT/result.txt"
 
 if [ -n "${RESULTS:-}" ]; then
-    printf '%s\n' "rate=$RATE n=$N ok=$ok failed=$failed srv_cpu=$srv_cpu cpu_ms_call=$cpu_ms_per_call sipp_cpu=$sipp_cpu other=$(kv other_pct "$C") rss_kb=$(kv server_rss_kb_max "$C") inv_p50=$(kv rtd_invite_p50_ms "$S") inv_p99=$(kv rtd_invite_p99_ms "$S") inv_max=$(kv rtd_invite_max_ms "$S") pps_med=$(kv pps_per_stream_median "$R") pps_p1=$(kv pps_per_stream_p1 "$R") lost=$(kv seq_lost "$R") gap_p99=$(kv gap_p99_ms "$R") gap_max=$(kv gap_max_ms "$R") jitter=$(kv jitter_mean_ms "$R") inq=$INQ_TOTAL verdict=$verdict out=$OUT" >>"$RESULTS"
+    printf '%s\n' "rate=$RATE sent=$(kv send_rate_cps "$S") n=$N ok=$ok failed=$failed srv_cpu=$srv_cpu cpu_ms_call=$cpu_ms_per_call sipp_cpu=$sipp_cpu other=$(kv other_pct "$C") rss_kb=$(kv server_rss_kb_max "$C") inv_p50=$(kv rtd_invite_p50_ms "$S") inv_p99=$(kv rtd_invite_p99_ms "$S") inv_max=$(kv rtd_invite_max_ms "$S") pps_med=$(kv pps_per_stream_median "$R") pps_p1=$(kv pps_per_stream_p1 "$R") lost=$(kv seq_lost "$R") gap_p99=$(kv gap_p99_ms "$R") media=$(kv verdict "$R") gap_max=$(kv gap_max_ms "$R") jitter=$(kv jitter_mean_ms "$R") inq=$INQ_TOTAL verdict=$verdict out=$OUT" >>"$RESULTS"
 fi
 [ "$verdict" = PASS ]

@@ -15,6 +15,7 @@ import csv
 import glob
 import os
 import re
+import statistics
 import sys
 
 
@@ -72,6 +73,12 @@ def main():
     print(f"peak_concurrent={int(max(num('CurrentCall', r) for r in data))}")
     print(f"elapsed_s={hms_s(last.get('ElapsedTime(C)')):.1f}")
     print(f"call_rate_cps={num('CallRate(C)'):.1f}")
+    # Calls started per period while SIPp was sending at full rate (the
+    # first and last periods are partial): shows whether SIPp kept up.
+    started = [int(num("OutgoingCall(P)", r)) for r in data]
+    busy = [i for i, v in enumerate(started) if v > 0]
+    inner = started[busy[0] + 1:busy[-1]] if len(busy) > 2 else []
+    print(f"send_rate_cps={statistics.median(inner):.0f}" if inner else "send_rate_cps=")
 
     samples = {}
     for rtt in glob.glob(os.path.join(d, "*_rtt.csv")):
