@@ -77,6 +77,11 @@ pub struct SipConfig {
     pub max_message_bytes: usize,
     /// Further TCP connections are refused beyond this.
     pub max_tcp_connections: usize,
+    /// Calls in progress beyond which a new INVITE gets 503 with
+    /// Retry-After at once, before any port or task is spent on it: under
+    /// overload the calls already up keep clean audio instead of everyone
+    /// getting late answers and broken pacing.
+    pub max_calls: usize,
     /// This many failed authentications from one source address ...
     pub auth_fail_limit: u32,
     /// ... within this window ...
@@ -104,6 +109,7 @@ impl Default for SipConfig {
             tcp_idle_timeout_s: 600,
             max_message_bytes: 65535,
             max_tcp_connections: 4096,
+            max_calls: 4000,
             auth_fail_limit: 10,
             auth_fail_window_s: 60,
             auth_block_s: 300,
@@ -542,6 +548,7 @@ impl Config {
             ("sip.tcp_header_timeout_ms", sip.tcp_header_timeout_ms),
             ("sip.tcp_idle_timeout_s", sip.tcp_idle_timeout_s),
             ("sip.max_tcp_connections", sip.max_tcp_connections as u64),
+            ("sip.max_calls", sip.max_calls as u64),
             ("sip.auth_fail_limit", u64::from(sip.auth_fail_limit)),
             ("sip.auth_fail_window_s", sip.auth_fail_window_s),
             ("sip.auth_block_s", sip.auth_block_s),

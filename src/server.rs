@@ -9,6 +9,7 @@ use crate::call::{self, CallContext};
 use crate::config::Config;
 use crate::ivr::registry::{ScriptRegistry, spawn_watcher};
 use crate::media::ports::RtpPortPool;
+use crate::media::session::SharedPacing;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::Limits;
 use crate::sip::registrar::{BindingChange, RegistrarConfig};
@@ -186,7 +187,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         advertised_ip: config.sip.domain.as_deref().and_then(|d| d.parse().ok()),
         inquiries: inquiries.clone(),
         inactivity: Duration::from_secs(config.media.rtp_timeout_s),
+        pacing: SharedPacing::default(),
     });
+    let pacing = call_ctx.pacing.clone();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stop_calls_tx, stop_calls_rx) = watch::channel(false);
@@ -208,7 +211,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
-    let calls = tokio::spawn(call::run_calls(call_ctx, calls_rx, stop_calls_rx));
+    let calls = tokio::spawn(call::run_calls(call_ctx, calls_rx, stop_calls_rx.clone()));
+    let brake = tokio::spawn(call::watch_pacing(shell.clone(), pacing, stop_calls_rx));
     let watcher = spawn_watcher(
         registry.clone(),
         Duration::from_millis(config.ivr.reload_interval_ms),
@@ -226,6 +230,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         )),
         http,
         watcher,
+        brake,
     ];
     Ok(Running {
         sip_addr,
@@ -265,6 +270,7 @@ fn endpoint_config(config: &Config) -> EndpointConfig {
         auth_fail_window: Duration::from_secs(sip.auth_fail_window_s),
         auth_block: Duration::from_secs(sip.auth_block_s),
         timers: Timers::default(),
+        max_calls: sip.max_calls,
     }
 }
 

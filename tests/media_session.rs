@@ -60,6 +60,7 @@ fn config(kind: CodecKind, dtmf_pt: Option<u8>, remote: SocketAddr) -> MediaConf
         direction: Direction::SendRecv,
         inactivity_timeout: None,
         record: true,
+        pacing: None,
     }
 }
 
@@ -460,4 +461,25 @@ async fn pool_ports_are_returned_on_close() {
     a.close().await;
     b.close().await;
     assert_eq!(pool.available(), pool.capacity());
+}
+
+/// Every 20 ms tick is reported to the server's pacing monitor (the
+/// overload brake's input); on an unloaded test run most are on time.
+#[tokio::test]
+async fn ticks_are_reported_to_the_pacing_monitor() {
+    let monitor = hotline::media::session::SharedPacing::default();
+    let phone = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut cfg = config(CodecKind::Pcmu, Some(101), phone.local_addr().unwrap());
+    cfg.pacing = Some(monitor.clone());
+    let (session, mut events) = start(cfg).await;
+    let prompt = hotline::media::prompts::Prompt::from_pcm("half-second", &test_signal(4000));
+    session.play_prompt(1, &prompt);
+    let finished = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap();
+    assert_eq!(finished, Some(MediaEvent::PlaybackFinished(1)));
+    let (ticks, late) = monitor.0.counts();
+    assert!(ticks >= 25, "25 frames played, {ticks} ticks reported");
+    assert!(late <= ticks);
+    session.close().await;
 }

@@ -24,6 +24,7 @@ fn endpoint() -> Endpoint {
             auth_fail_window: Duration::from_secs(60),
             auth_block: Duration::from_secs(300),
             timers: Timers::default(),
+            max_calls: 100,
         },
         7,
     )

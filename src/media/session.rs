@@ -49,6 +49,35 @@ pub const DEFAULT_INACTIVITY: Duration = Duration::from_secs(60);
 /// Identifies a queued playback in [`MediaEvent::PlaybackFinished`].
 pub type PlaybackId = u64;
 
+/// A 20 ms tick that fires this much after its deadline counts as late.
+pub const LATE_TICK: Duration = Duration::from_millis(10);
+
+/// Pacing health shared by all media sessions of one server: how many
+/// 20 ms ticks fired and how many fired late. A server whose ticks run
+/// late is short of CPU; it stops taking new calls (see
+/// `crate::call::watch_pacing`) so the calls already up keep clean audio.
+#[derive(Debug, Default)]
+pub struct PacingMonitor {
+    ticks: std::sync::atomic::AtomicU64,
+    late: std::sync::atomic::AtomicU64,
+}
+
+impl PacingMonitor {
+    pub fn record(&self, lateness: Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.ticks.fetch_add(1, Relaxed);
+        if lateness > LATE_TICK {
+            self.late.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// (ticks, late ticks) so far.
+    pub fn counts(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.ticks.load(Relaxed), self.late.load(Relaxed))
+    }
+}
+
 /// What the media session needs to know from the negotiated SDP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaConfig {
@@ -65,7 +94,21 @@ pub struct MediaConfig {
     pub inactivity_timeout: Option<Duration>,
     /// Keep the decoded received audio (tests, diagnostics).
     pub record: bool,
+    /// Where to report tick lateness (the server's overload brake).
+    pub pacing: Option<SharedPacing>,
 }
+
+/// A [`PacingMonitor`] shared between sessions; compared by identity.
+#[derive(Debug, Clone, Default)]
+pub struct SharedPacing(pub Arc<PacingMonitor>);
+
+impl PartialEq for SharedPacing {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SharedPacing {}
 
 impl MediaConfig {
     pub fn from_answer(answer: &Answer) -> Self {
@@ -76,6 +119,7 @@ impl MediaConfig {
             direction: answer.direction,
             inactivity_timeout: Some(DEFAULT_INACTIVITY),
             record: false,
+            pacing: None,
         }
     }
 }
@@ -371,6 +415,9 @@ impl Task {
                     // transient (ICMP); the next recv carries on.
                 },
                 () = &mut pace, if self.active => {
+                    if let Some(pacing) = &self.config.pacing {
+                        pacing.0.record(now().saturating_duration_since(self.pacer.next_deadline()));
+                    }
                     self.on_tick(&socket);
                     pace.as_mut().reset(self.pacer.next_deadline().into());
                 },
@@ -628,6 +675,7 @@ mod tests {
             direction: Direction::SendRecv,
             inactivity_timeout: Some(DEFAULT_INACTIVITY),
             record: false,
+            pacing: None,
         };
         let fut = Task::new(config, events).run(socket, crx, None);
         let size = std::mem::size_of_val(&fut);

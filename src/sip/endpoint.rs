@@ -82,6 +82,8 @@ pub struct EndpointConfig {
     pub auth_fail_window: Duration,
     pub auth_block: Duration,
     pub timers: Timers,
+    /// New INVITEs beyond this many calls get 503 (overload brake).
+    pub max_calls: usize,
 }
 
 /// Counters for `/metrics` and the logs: what was dropped is never silent.
@@ -94,6 +96,8 @@ pub struct Stats {
     pub retransmissions_absorbed: u64,
     pub registrations: u64,
     pub auth_failures: u64,
+    /// INVITEs refused with 503 because `max_calls` were up.
+    pub calls_refused_overload: u64,
 }
 
 /// The SIP endpoint core. See the module documentation.
@@ -119,6 +123,9 @@ pub struct Endpoint {
     client_index: HashMap<String, CallHandle>,
     call_timers: BinaryHeap<Reverse<(Instant, CallHandle)>>,
     next_call: CallHandle,
+    /// Set by the shell while media pacing suffers (CPU starvation): new
+    /// calls are refused with 503 until it recovers.
+    overloaded: bool,
 }
 
 /// The default challenge for unknown logins: the same as for a default
@@ -148,6 +155,7 @@ impl Endpoint {
             client_index: HashMap::new(),
             call_timers: BinaryHeap::new(),
             next_call: 0,
+            overloaded: false,
             config,
         }
     }
@@ -158,6 +166,11 @@ impl Endpoint {
 
     pub fn registrar(&self) -> &Registrar {
         &self.registrar
+    }
+
+    /// The shell's overload signal (see `crate::call::watch_pacing`).
+    pub fn set_overloaded(&mut self, overloaded: bool) {
+        self.overloaded = overloaded;
     }
 
     /// Adds or replaces an agent's credentials (start-up, API change).
@@ -397,6 +410,17 @@ impl Endpoint {
                 } else if !accepts_sdp(msg) {
                     // The answer would be SDP, which the caller refuses (§21.4.7).
                     Some((406, self.respond(msg, 406, "Not Acceptable").build()))
+                } else if self.overloaded || self.calls.len() >= self.config.max_calls {
+                    // Overload: refuse before any port, task or inquiry is
+                    // spent, so the calls already up keep their audio. The
+                    // caller's phone (or a proxy) retries later.
+                    self.stats.calls_refused_overload += 1;
+                    Some((
+                        503,
+                        self.respond(msg, 503, "Service Unavailable")
+                            .header("Retry-After", "5")
+                            .build(),
+                    ))
                 } else {
                     actions.extend(self.start_call(msg, key.clone(), from, now));
                     None
@@ -836,6 +860,7 @@ mod tests {
             auth_fail_window: Duration::from_secs(60),
             auth_block: Duration::from_secs(300),
             timers: Timers::default(),
+            max_calls: 1000,
         }
     }
 
@@ -1318,5 +1343,45 @@ mod tests {
         assert_eq!(ended.len(), 1000);
         assert!(ended.values().all(|&n| n == 1));
         assert_eq!(e.call_count(), 0);
+    }
+
+    #[test]
+    fn invites_beyond_max_calls_get_503_with_retry_after() {
+        let mut e = Endpoint::new(
+            EndpointConfig {
+                max_calls: 2,
+                ..config()
+            },
+            9,
+        );
+        let t0 = Instant::now();
+        for i in 0..2 {
+            let actions = e.on_message(
+                invite(&format!("o{i}"), &format!("ov{i}")),
+                caller(),
+                t0,
+                T0_MS,
+            );
+            assert!(actions.iter().any(|a| matches!(a, Action::Incoming(_))));
+        }
+        let refused = e.on_message(invite("o3", "ov3"), caller(), t0, T0_MS);
+        let responses = sent(&refused);
+        assert_eq!(status(&responses[0]), 503);
+        assert!(responses[0].contains("Retry-After: 5"));
+        assert!(!refused.iter().any(|a| matches!(a, Action::Incoming(_))));
+        assert_eq!(e.stats().calls_refused_overload, 1);
+        assert_eq!(e.call_count(), 2);
+    }
+
+    #[test]
+    fn overload_signal_refuses_new_calls_until_it_clears() {
+        let mut e = endpoint_with(&[]);
+        let t0 = Instant::now();
+        e.set_overloaded(true);
+        let refused = sent(&e.on_message(invite("p1", "pv1"), caller(), t0, T0_MS));
+        assert_eq!(status(&refused[0]), 503);
+        e.set_overloaded(false);
+        let taken = e.on_message(invite("p2", "pv2"), caller(), t0, T0_MS);
+        assert!(taken.iter().any(|a| matches!(a, Action::Incoming(_))));
     }
 }

@@ -174,12 +174,33 @@ impl SipShell {
     }
 }
 
+/// Kernel buffer asked for the SIP UDP socket: a burst of hundreds of
+/// INVITEs (or a pause of the receive task) must not overflow the default
+/// ~200 KiB and lose requests. The kernel caps it at `net.core.rmem_max`.
+const UDP_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: a smaller buffer still works, only bursts suffer.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER_BYTES);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER_BYTES);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    let udp = UdpSocket::from_std(socket.into())?;
+    tracing::debug!(
+        recv_buffer = socket2::SockRef::from(&udp).recv_buffer_size().unwrap_or(0),
+        "SIP UDP socket bound"
+    );
+    Ok(udp)
+}
+
 /// Binds UDP and TCP on the same address. With port 0 the kernel picks the
 /// UDP port and TCP takes the same one (retrying if it is taken for TCP).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
     let mut last_error = None;
     for _ in 0..20 {
-        let udp = UdpSocket::bind(addr).await?;
+        let udp = bind_udp(addr)?;
         let bound = udp.local_addr()?;
         match TcpListener::bind(bound).await {
             Ok(tcp) => return Ok((udp, tcp)),
