@@ -165,6 +165,8 @@ fn parse_params(s: &str) -> Result<Params, HeaderError> {
     if s.is_empty() {
         return Ok(params);
     }
+    // Escapes in parameters are rare: without any, nothing needs decoding.
+    let escaped = s.bytes().any(|b| b == b'%');
     for p in split_bytes(s, b';') {
         let (name, value) = match split_at_byte(p, b'=') {
             Some((n, v)) => (n, Some(v)),
@@ -172,6 +174,10 @@ fn parse_params(s: &str) -> Result<Params, HeaderError> {
         };
         if name.is_empty() {
             return Err(err("empty parameter"));
+        }
+        if !escaped {
+            params.push((SmallString::from(name), value.map(SmallString::from)));
+            continue;
         }
         let name = percent_decode(name).ok_or(err("bad escape in parameter"))?;
         let value = value
