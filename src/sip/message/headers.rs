@@ -221,8 +221,14 @@ impl Via {
         } else {
             None
         };
-        let host =
-            parse_host(s.get(host_start..host_end).unwrap_or("")).map_err(|e| e.within(H))?;
+        let host_text = s.get(host_start..host_end).unwrap_or("");
+        // A name or IPv4 address was already delimited by its byte class:
+        // only an empty or bracketed host needs parse_host's checks.
+        let host = if !host_text.is_empty() && !host_text.starts_with('[') {
+            SmallString::from_ascii_lowercase(host_text)
+        } else {
+            parse_host(host_text).map_err(|e| e.within(H))?
+        };
         let port = port_text
             .map(parse_port)
             .transpose()

@@ -154,12 +154,22 @@ impl<'a> Cursor<'a> {
     }
 
     pub(crate) fn skip_lws(&mut self) {
+        // Usually there is none: one byte says so, without a scan.
+        if !self.peek().is_some_and(is_lws) {
+            return;
+        }
         let rest = self.remaining();
         self.pos += rest.iter().position(|b| !is_lws(*b)).unwrap_or(rest.len());
     }
 
     /// Consumes `c` (after optional LWS) and the LWS after it.
     pub(crate) fn eat(&mut self, c: u8) -> bool {
+        // The common case, `c` with no LWS before it, needs no rewinding.
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            self.skip_lws();
+            return true;
+        }
         let save = self.pos;
         self.skip_lws();
         if self.peek() == Some(c) {

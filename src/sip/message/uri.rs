@@ -81,6 +81,29 @@ fn is_forbidden(b: u8) -> bool {
 static FORBIDDEN_BYTES: [bool; 256] =
     byte_class!(|c| c <= b' ' || c == 0x7f || c == b'<' || c == b'>' || c == b'"');
 
+/// Bytes of a user part that need no decoding or further splitting: not
+/// forbidden, not `@ : % ; ? [` (see [`Uri::parse_common`]).
+fn is_plain_user_byte(b: u8) -> bool {
+    PLAIN_USER_BYTES[usize::from(b)]
+}
+
+static PLAIN_USER_BYTES: [bool; 256] = byte_class!(|c| !(c <= b' '
+    || c == 0x7f
+    || matches!(
+        c,
+        b'<' | b'>' | b'"' | b'@' | b':' | b'%' | b';' | b'?' | b'['
+    )));
+
+/// `s` without `prefix` (ASCII, any case), or None.
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.as_bytes().get(..prefix.len())?;
+    if head.eq_ignore_ascii_case(prefix.as_bytes()) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
 pub(super) fn is_host_char(b: u8) -> bool {
     HOST_BYTES[usize::from(b)]
 }
@@ -142,6 +165,8 @@ fn parse_params(s: &str) -> Result<Params, HeaderError> {
     if s.is_empty() {
         return Ok(params);
     }
+    // Escapes in parameters are rare: without any, nothing needs decoding.
+    let escaped = s.bytes().any(|b| b == b'%');
     for p in split_bytes(s, b';') {
         let (name, value) = match split_at_byte(p, b'=') {
             Some((n, v)) => (n, Some(v)),
@@ -149,6 +174,10 @@ fn parse_params(s: &str) -> Result<Params, HeaderError> {
         };
         if name.is_empty() {
             return Err(err("empty parameter"));
+        }
+        if !escaped {
+            params.push((SmallString::from(name), value.map(SmallString::from)));
+            continue;
         }
         let name = percent_decode(name).ok_or(err("bad escape in parameter"))?;
         let value = value
@@ -165,6 +194,16 @@ fn parse_params(s: &str) -> Result<Params, HeaderError> {
 
 impl Uri {
     pub fn parse(s: &str) -> Result<Uri, HeaderError> {
+        match Uri::parse_common(s) {
+            Some(uri) => Ok(uri),
+            None => Uri::parse_general(s),
+        }
+    }
+
+    /// Any URI: checks the whole text, then splits on one delimiter after
+    /// another. Decides every input [`Uri::parse_common`] leaves, and words
+    /// every error.
+    fn parse_general(s: &str) -> Result<Uri, HeaderError> {
         if s.is_empty() {
             return Err(err("empty"));
         }
@@ -216,30 +255,132 @@ impl Uri {
         Ok(uri)
     }
 
+    /// The common shape in one left-to-right pass: `sip:` or `sips:`, an
+    /// optional plain `user@` (no password, no escapes), a host name or IPv4
+    /// address, an optional port, then `;params` and `?headers` or the end.
+    /// The general path scans the whole text for forbidden bytes, then splits
+    /// on each delimiter in turn, rescanning the host part four times; three
+    /// URIs per request made that a measurable share of typing the headers.
+    ///
+    /// Returns `None` for anything else, and for any error, so that
+    /// [`Uri::parse_general`] decides — and words the error — exactly as
+    /// before. What it accepts, it parses as the general path would (a unit
+    /// test compares both).
+    fn parse_common(s: &str) -> Option<Uri> {
+        let (scheme, rest) = if let Some(rest) = strip_prefix_ignore_case(s, "sip:") {
+            (Scheme::Sip, rest)
+        } else {
+            (Scheme::Sips, strip_prefix_ignore_case(s, "sips:")?)
+        };
+        let bytes = rest.as_bytes();
+        let mut user = None;
+        let mut host_start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            if b == b'@' {
+                user = Some(rest.get(..i).filter(|u| !u.is_empty())?);
+                host_start = i.checked_add(1)?;
+                break;
+            }
+            if !is_plain_user_byte(b) {
+                // A password, an escape, the user's own parameters (which
+                // may hide the '@'), IPv6, or the host's port or parameters.
+                if bytes.get(i..)?.contains(&b'@') {
+                    return None;
+                }
+                break;
+            }
+        }
+        let hostpart = bytes.get(host_start..)?;
+        let host_len = hostpart
+            .iter()
+            .position(|&b| !is_host_char(b))
+            .unwrap_or(hostpart.len());
+        if host_len == 0 {
+            return None;
+        }
+        let host_end = host_start.checked_add(host_len)?;
+        let mut pos = host_end;
+        let port = if bytes.get(pos) == Some(&b':') {
+            let digits_start = pos.checked_add(1)?;
+            let digits = bytes.get(digits_start..)?;
+            let n = digits
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .unwrap_or(digits.len());
+            pos = digits_start.checked_add(n)?;
+            Some(parse_port(rest.get(digits_start..pos)?).ok()?)
+        } else {
+            None
+        };
+        let tail = rest.get(pos..)?;
+        if !matches!(tail.as_bytes().first(), None | Some(b';' | b'?'))
+            || tail.bytes().any(is_forbidden)
+        {
+            return None;
+        }
+        let (before_headers, headers) = match split_at_byte(tail, b'?') {
+            Some((b, h)) => (b, Some(h)),
+            None => (tail, None),
+        };
+        let mut uri = Uri {
+            scheme,
+            user: user.map(SmallString::from),
+            password: None,
+            host: SmallString::from_ascii_lowercase(rest.get(host_start..host_end)?),
+            port,
+            params: parse_params(before_headers.strip_prefix(';').unwrap_or(before_headers))
+                .ok()?,
+            headers: Vec::new(),
+            raw: SmallString::from(s),
+        };
+        if let Some(headers) = headers {
+            uri.set_headers(headers).ok()?;
+        }
+        Some(uri)
+    }
+
+    fn set_userinfo(&mut self, userinfo: &str) -> Result<(), HeaderError> {
+        let (user, password) = match split_at_byte(userinfo, b':') {
+            Some((u, p)) => (u, Some(p)),
+            None => (userinfo, None),
+        };
+        if user.is_empty() {
+            return Err(err("empty user"));
+        }
+        self.user = Some(
+            percent_decode(user)
+                .ok_or(err("bad escape in user"))?
+                .into(),
+        );
+        self.password = password
+            .map(|p| {
+                percent_decode(p)
+                    .map(SmallString::from)
+                    .ok_or(err("bad escape in password"))
+            })
+            .transpose()?;
+        Ok(())
+    }
+
+    fn set_headers(&mut self, headers: &str) -> Result<(), HeaderError> {
+        for h in split_bytes(headers, b'&') {
+            let (n, v) = split_at_byte(h, b'=').ok_or(err("header without '='"))?;
+            if n.is_empty() {
+                return Err(err("empty header name"));
+            }
+            let n = percent_decode(n).ok_or(err("bad escape in header"))?;
+            let v = percent_decode(v).ok_or(err("bad escape in header"))?;
+            self.headers.push((n.into_owned(), v.into_owned()));
+        }
+        Ok(())
+    }
+
     fn parse_sip(&mut self, rest: &str) -> Result<(), HeaderError> {
         // '@' cannot appear unescaped anywhere but as the userinfo delimiter,
         // while the user part may contain ';' '?' '/' (RFC 4475 intmeth).
         let hostpart = match split_at_byte(rest, b'@') {
             Some((userinfo, hostpart)) => {
-                let (user, password) = match split_at_byte(userinfo, b':') {
-                    Some((u, p)) => (u, Some(p)),
-                    None => (userinfo, None),
-                };
-                if user.is_empty() {
-                    return Err(err("empty user"));
-                }
-                self.user = Some(
-                    percent_decode(user)
-                        .ok_or(err("bad escape in user"))?
-                        .into(),
-                );
-                self.password = password
-                    .map(|p| {
-                        percent_decode(p)
-                            .map(SmallString::from)
-                            .ok_or(err("bad escape in password"))
-                    })
-                    .transpose()?;
+                self.set_userinfo(userinfo)?;
                 hostpart
             }
             None => rest,
@@ -255,15 +396,7 @@ impl Uri {
         self.port = port;
         self.params = parse_params(params)?;
         if let Some(headers) = headers {
-            for h in split_bytes(headers, b'&') {
-                let (n, v) = split_at_byte(h, b'=').ok_or(err("header without '='"))?;
-                if n.is_empty() {
-                    return Err(err("empty header name"));
-                }
-                let n = percent_decode(n).ok_or(err("bad escape in header"))?;
-                let v = percent_decode(v).ok_or(err("bad escape in header"))?;
-                self.headers.push((n.into_owned(), v.into_owned()));
-            }
+            self.set_headers(headers)?;
         }
         Ok(())
     }
@@ -333,6 +466,52 @@ mod tests {
             u.password.as_deref(),
             Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
         );
+    }
+
+    /// The one-pass scanner must give what the general splitter gives, for
+    /// every input it accepts; it must leave every error to the general path.
+    #[test]
+    fn common_path_agrees_with_general_path() {
+        let mut taken = 0;
+        for rest in [
+            "alice@Atlanta.Example.com",
+            "alice:secret@h.example:5070;transport=TCP;lr?subject=hi&x=%20",
+            "+79161234567@192.0.2.10:5060;transport=udp",
+            "op12@10.0.0.5:52311;transport=tcp",
+            "h.example?a=b",
+            "h.example;lr",
+            "h.example;maddr=%31.2.3.4?x=y&z=%41",
+            "h.example:",
+            "h.example:99999",
+            "h.example:50a",
+            "h.example;;x",
+            "h.example?noequals",
+            "h.example;a=b c",
+            "h.example;a=<b>",
+            "a b@h",
+            "%zz@h",
+            "a%40b@h",
+            ":pw@h",
+            "@h",
+            "a@",
+            "a@b@c",
+            "user;par=u%40example.net@example.com",
+            "[2001:db8::1]:5060",
+            "a@[::1]",
+            "h_x.example/path",
+            "",
+        ] {
+            for scheme in ["sip:", "SIPS:", "tel:"] {
+                let text = format!("{scheme}{rest}");
+                let general = Uri::parse_general(&text);
+                let Some(common) = Uri::parse_common(&text) else {
+                    continue;
+                };
+                taken += 1;
+                assert_eq!(Ok(common), general, "{text}");
+            }
+        }
+        assert!(taken >= 12, "the common path took only {taken} inputs");
     }
 
     #[test]
