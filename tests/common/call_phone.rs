@@ -257,24 +257,16 @@ impl CallPhone {
         }
     }
 
-    async fn send_ack(&self, branch: &str) {
-        let ack = format!(
-            "ACK sip:{num}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@{me}>;tag={ft}\r\nTo: <sip:{num}@{srv}>;tag={tt}\r\nCall-ID: {cid}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-            num = self.number,
-            srv = self.server,
-            me = self.local_sip,
-            ft = self.from_tag,
-            tt = self.to_tag,
-            cid = self.call_id,
-        );
-        self.sip.send_to(ack.as_bytes(), self.server).await.unwrap();
-    }
-
-    /// An in-dialog request; returns the final status.
-    async fn request(&mut self, method: &str, extra: &str, body: &str) -> u16 {
-        self.cseq += 1;
-        let branch = format!("z9hG4bK-{method}-{}-{}", self.cseq, self.local_sip.port());
-        let req = format!(
+    /// The text of an in-dialog request (our tag, the server's tag).
+    fn dialog_request(
+        &self,
+        method: &str,
+        branch: &str,
+        cseq: u32,
+        extra: &str,
+        body: &str,
+    ) -> String {
+        format!(
             "{method} sip:{num}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@{me}>;tag={ft}\r\nTo: <sip:{num}@{srv}>;tag={tt}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\n{extra}Content-Length: {len}\r\n\r\n{body}",
             num = self.number,
             srv = self.server,
@@ -282,20 +274,41 @@ impl CallPhone {
             ft = self.from_tag,
             tt = self.to_tag,
             cid = self.call_id,
-            cseq = self.cseq,
             len = body.len(),
-        );
-        self.sip.send_to(req.as_bytes(), self.server).await.unwrap();
+        )
+    }
+
+    /// The ACK of the INVITE with CSeq `cseq`.
+    async fn send_ack_for(&self, branch: &str, cseq: u32) {
+        let ack = self.dialog_request("ACK", branch, cseq, "", "");
+        self.sip.send_to(ack.as_bytes(), self.server).await.unwrap();
+    }
+
+    async fn send_ack(&self, branch: &str) {
+        self.send_ack_for(branch, 1).await;
+    }
+
+    /// The next final response to a request with this CSeq method.
+    async fn final_response(&mut self, method: &str) -> String {
         loop {
             let resp = tokio::time::timeout(Duration::from_secs(5), self.responses.recv())
                 .await
-                .expect("in-dialog request answered")
+                .unwrap_or_else(|_| panic!("{method} answered within 5 s"))
                 .unwrap();
             let status = status_of(&resp).unwrap();
             if status >= 200 && header(&resp, "CSeq").is_some_and(|c| c.ends_with(method)) {
-                return status;
+                return resp;
             }
         }
+    }
+
+    /// An in-dialog request; returns the final status.
+    async fn request(&mut self, method: &str, extra: &str, body: &str) -> u16 {
+        self.cseq += 1;
+        let branch = format!("z9hG4bK-{method}-{}-{}", self.cseq, self.local_sip.port());
+        let req = self.dialog_request(method, &branch, self.cseq, extra, body);
+        self.sip.send_to(req.as_bytes(), self.server).await.unwrap();
+        status_of(&self.final_response(method).await).unwrap()
     }
 
     /// re-INVITE with our offer in `direction` (`sendonly` = hold); returns
@@ -310,39 +323,15 @@ impl CallPhone {
             .replace("o=test 1 1", "o=test 1 2");
         self.cseq += 1;
         let branch = format!("z9hG4bK-reinv-{}-{}", self.cseq, self.local_sip.port());
-        let req = format!(
-            "INVITE sip:{num}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch};rport\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@{me}>;tag={ft}\r\nTo: <sip:{num}@{srv}>;tag={tt}\r\nCall-ID: {cid}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:79161234567@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{offer}",
-            num = self.number,
-            srv = self.server,
-            me = self.local_sip,
-            ft = self.from_tag,
-            tt = self.to_tag,
-            cid = self.call_id,
-            cseq = self.cseq,
-            len = offer.len(),
+        let extra = format!(
+            "Contact: <sip:79161234567@{}>\r\nContent-Type: application/sdp\r\n",
+            self.local_sip
         );
+        let req = self.dialog_request("INVITE", &branch, self.cseq, &extra, &offer);
         self.sip.send_to(req.as_bytes(), self.server).await.unwrap();
-        loop {
-            let resp = tokio::time::timeout(Duration::from_secs(5), self.responses.recv())
-                .await
-                .expect("re-INVITE answered")
-                .unwrap();
-            let status = status_of(&resp).unwrap();
-            if status >= 200 {
-                let ack = format!(
-                    "ACK sip:{num}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch={branch}-ack;rport\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@{me}>;tag={ft}\r\nTo: <sip:{num}@{srv}>;tag={tt}\r\nCall-ID: {cid}\r\nCSeq: {cseq} ACK\r\nContent-Length: 0\r\n\r\n",
-                    num = self.number,
-                    srv = self.server,
-                    me = self.local_sip,
-                    ft = self.from_tag,
-                    tt = self.to_tag,
-                    cid = self.call_id,
-                    cseq = self.cseq,
-                );
-                self.sip.send_to(ack.as_bytes(), self.server).await.unwrap();
-                return (status, body_of(&resp).to_string());
-            }
-        }
+        let resp = self.final_response("INVITE").await;
+        self.send_ack_for(&format!("{branch}-ack"), self.cseq).await;
+        (status_of(&resp).unwrap(), body_of(&resp).to_string())
     }
 
     pub async fn hang_up(&mut self) -> u16 {
