@@ -179,6 +179,13 @@ impl<S> Table<S> {
         id
     }
 
+    /// Drops a transaction without events; whether it existed.
+    fn terminate(&mut self, key: &TransactionKey) -> bool {
+        let existed = self.id_of(key).and_then(|id| self.remove(id)).is_some();
+        self.prune_top();
+        existed
+    }
+
     fn id_of(&self, key: &TransactionKey) -> Option<u64> {
         self.by_key.get(key).copied()
     }
@@ -456,13 +463,7 @@ impl ServerTransactions {
     /// Drops a transaction without events (e.g. the TU abandons an INVITE
     /// it will never answer). Returns whether it existed.
     pub fn terminate(&mut self, key: &TransactionKey) -> bool {
-        let existed = self
-            .table
-            .id_of(key)
-            .and_then(|id| self.table.remove(id))
-            .is_some();
-        self.table.prune_top();
-        existed
+        self.table.terminate(key)
     }
 
     /// The earliest deadline; call `handle_timeout` then.
@@ -671,13 +672,7 @@ impl ClientTransactions {
     /// Drops a transaction without events (e.g. the TU gives up on an
     /// INVITE stuck in Proceeding after its CANCEL went unanswered, §9.1).
     pub fn terminate(&mut self, key: &TransactionKey) -> bool {
-        let existed = self
-            .table
-            .id_of(key)
-            .and_then(|id| self.table.remove(id))
-            .is_some();
-        self.table.prune_top();
-        existed
+        self.table.terminate(key)
     }
 
     /// The earliest deadline; call `handle_timeout` then.
