@@ -145,10 +145,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
             .context("loading IVR scripts")??,
     );
-    for flow in registry.flows() {
-        let numbers: Vec<&str> = flow.flow.numbers.iter().map(|n| n.value.as_str()).collect();
-        tracing::info!(flow = %flow.flow.name, numbers = ?numbers, "IVR flow loaded");
-    }
 
     let (udp, tcp) = transport::bind(config.sip.listen)
         .await
