@@ -168,3 +168,35 @@ inquiry_statuses() {
 
 # The value of NAME in a NAME=value listing.
 kv() { awk -v k="$1" 'index($0, k "=") == 1 { print substr($0, length(k) + 2); exit }' "$2"; }
+
+# Call right after `sipp ... &` with SIPP_WRAPPER_PID=$!. Samples the server's
+# and SIPp's CPU/RSS, captures the RTP sent to SIPp for CAPTURE_S seconds
+# from CAP_AT seconds on, waits for SIPp, then writes $OUT/sipp.kv, cpu.kv
+# (steady window STEADY_FROM .. capture start) and rtp.kv. Sets SIPP_RC,
+# CAP_T0 and CAPTURE_INFO for the report.
+measure_sipp_run() {
+    SIPP_PID=""
+    for _ in $(seq 50); do
+        SIPP_PID=$(pgrep -P "$SIPP_WRAPPER_PID" -x sipp || true)
+        [ -n "$SIPP_PID" ] && break
+        sleep 0.05
+    done
+    [ -n "$SIPP_PID" ] || die "sipp did not start: $(cat "$OUT/sipp.out")"
+    start_sampler "$OUT/procstat.csv" "server=$SERVER_PID" "sipp=$SIPP_PID"
+
+    sleep "$CAP_AT"
+    CAP_T0=$(sampler_t "$OUT/procstat.csv")
+    CAPTURE_INFO=$(capture_rtp "$OUT/rtp.pcap" "$CAPTURE_S")
+
+    set +e
+    wait "$SIPP_WRAPPER_PID"
+    SIPP_RC=$?
+    set -e
+    SIPP_WRAPPER_PID=""
+    stop_sampler
+
+    python3 "$HERE/sipp_stats.py" "$OUT" >"$OUT/sipp.kv"
+    python3 "$HERE/procstat.py" window "$OUT/procstat.csv" --from "$STEADY_FROM" \
+        --to "$(python3 -c "print($CAP_T0 - 0.5)")" >"$OUT/cpu.kv"
+    python3 "$HERE/rtp_check.py" "$OUT/rtp.pcap" >"$OUT/rtp.kv" || true
+}

@@ -56,30 +56,7 @@ timeout -k 5 $((RAMP_S + HOLD_S + 40)) sipp "127.0.0.1:$SIP_PORT" \
     -trace_err -trace_stat -fd 1 -trace_rtt -rtt_freq 1 -trace_counts \
     >"$OUT/sipp.out" 2>&1 &
 SIPP_WRAPPER_PID=$!
-SIPP_PID=""
-for _ in $(seq 50); do
-    SIPP_PID=$(pgrep -P "$SIPP_WRAPPER_PID" -x sipp || true)
-    [ -n "$SIPP_PID" ] && break
-    sleep 0.05
-done
-[ -n "$SIPP_PID" ] || die "sipp did not start: $(cat "$OUT/sipp.out")"
-start_sampler "$OUT/procstat.csv" "server=$SERVER_PID" "sipp=$SIPP_PID"
-
-sleep "$CAP_AT"
-CAP_T0=$(sampler_t "$OUT/procstat.csv")
-CAPTURE_INFO=$(capture_rtp "$OUT/rtp.pcap" "$CAPTURE_S")
-
-set +e
-wait "$SIPP_WRAPPER_PID"
-SIPP_RC=$?
-set -e
-SIPP_WRAPPER_PID=""
-stop_sampler
-
-python3 "$HERE/sipp_stats.py" "$OUT" >"$OUT/sipp.kv"
-python3 "$HERE/procstat.py" window "$OUT/procstat.csv" --from "$STEADY_FROM" \
-    --to "$(python3 -c "print($CAP_T0 - 0.5)")" >"$OUT/cpu.kv"
-python3 "$HERE/rtp_check.py" "$OUT/rtp.pcap" >"$OUT/rtp.kv" || true
+measure_sipp_run
 
 sleep 1
 stop_server
