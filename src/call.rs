@@ -9,6 +9,10 @@
 //! hang up. Every change of the inquiry is written when it happens, so a
 //! crash loses nothing but the last moments of an unfinished call.
 
+mod announce;
+mod caller_id;
+mod ringing;
+
 use crate::ivr::interpreter::{Input, Outcome, Output, RouteTarget, Session, TimerId};
 use crate::ivr::registry::ScriptRegistry;
 use crate::ivr::{Calendar, Script};
