@@ -639,11 +639,13 @@ fn reason_phrase(status: u16) -> &'static str {
         500 => "Server Internal Error",
         503 => "Service Unavailable",
         603 => "Decline",
-        100..=199 => "Progress",
-        200..=299 => "Success",
-        300..=399 => "Redirected",
-        400..=499 => "Client Error",
-        500..=599 => "Server Error",
-        _ => "Failure",
+        _ => match status / 100 {
+            1 => "Progress",
+            2 => "Success",
+            3 => "Redirected",
+            4 => "Client Error",
+            5 => "Server Error",
+            _ => "Failure",
+        },
     }
 }
