@@ -374,6 +374,9 @@ async fn run_call(
                 }
                 Some(CallEvent::Reoffer { offer }) => call.reoffer(offer),
                 Some(CallEvent::Confirmed) => {}
+                // Agent-leg events (outgoing calls) and transfers: routing
+                // (issue 5) handles them; an IVR call ignores them.
+                Some(CallEvent::Progress { .. } | CallEvent::Answered { .. } | CallEvent::Rejected { .. } | CallEvent::Refer { .. }) => {}
             },
             media_event = media_rx.recv() => match media_event {
                 Some(MediaEvent::Digit(key)) => call.key(key),
