@@ -5,10 +5,12 @@ mod agents;
 mod auth;
 mod error;
 mod inquiries;
+mod routing;
 mod time;
 
 pub use auth::CurrentUser;
 pub use error::{ApiError, ApiJson};
+pub use routing::RoutingState;
 pub use time::rfc3339_from_ms;
 
 use crate::store::Store;
@@ -16,7 +18,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -31,6 +33,9 @@ pub struct AppState {
     /// Agent changes the SIP side must apply (a new password takes effect,
     /// a deleted agent's phones are unregistered).
     pub agent_events: tokio::sync::broadcast::Sender<AgentEvent>,
+    /// Routing and live calls; `None` where the API runs without them
+    /// (their endpoints then answer 503).
+    pub routing: Option<RoutingState>,
 }
 
 /// What changed about an agent, by login.
@@ -52,6 +57,11 @@ pub fn router(state: AppState) -> Router {
                 .patch(agents::update)
                 .delete(agents::delete),
         )
+        .route("/api/v1/agents/{login}/state", patch(routing::set_state))
+        .route("/api/v1/queues", get(routing::queues))
+        .route("/api/v1/calls", get(routing::calls))
+        .route("/api/v1/calls/{id}/transfer", post(routing::transfer))
+        .route("/api/v1/calls/{id}/hangup", post(routing::hangup))
         .route("/api/v1/inquiries", get(inquiries::list))
         .route("/api/v1/inquiries/{id}", get(inquiries::get))
         .fallback(not_found)

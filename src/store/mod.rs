@@ -6,6 +6,7 @@
 //! `sqlite://hotline.db` and `postgres://...` run the same code and the same
 //! migrations: moving to PostgreSQL is a configuration change (ARCHITECTURE §7).
 
+mod agent_state;
 mod agents;
 mod audit;
 mod bindings;
