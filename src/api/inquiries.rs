@@ -32,6 +32,9 @@ pub(super) struct ListParams {
     queue: Option<String>,
     agent: Option<String>,
     client_id: Option<String>,
+    /// Free text: part of the address, topic, notes, resolution or the
+    /// client's name.
+    q: Option<String>,
     /// Created at or after: RFC 3339, or a date (from its UTC midnight).
     from: Option<String>,
     /// Created before: RFC 3339 (exclusive), or a date (that whole UTC day
@@ -121,6 +124,7 @@ fn parse_filter(p: ListParams) -> Result<(InquiryFilter, i64, Option<String>), A
         queue: non_empty(p.queue),
         agent: non_empty(p.agent),
         client_id: non_empty(p.client_id),
+        q: non_empty(p.q),
         created_from_ms,
         created_before_ms,
     };
