@@ -52,8 +52,16 @@ pub fn router(state: AppState) -> Router {
                 .patch(agents::update)
                 .delete(agents::delete),
         )
-        .route("/api/v1/inquiries", get(inquiries::list))
-        .route("/api/v1/inquiries/{id}", get(inquiries::get))
+        .route(
+            "/api/v1/inquiries",
+            get(inquiries::list).post(inquiries::create),
+        )
+        .route(
+            "/api/v1/inquiries/{id}",
+            get(inquiries::get).patch(inquiries::update),
+        )
+        .route("/api/v1/inquiries/{id}/resolve", post(inquiries::resolve))
+        .route("/api/v1/inquiries/{id}/inform", post(inquiries::inform))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
