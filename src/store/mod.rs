@@ -179,4 +179,6 @@ fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_clients;
+#[cfg(test)]
 mod tests_inquiries;
