@@ -3,6 +3,7 @@
 
 mod agents;
 mod auth;
+mod clients;
 mod error;
 mod inquiries;
 mod routing;
@@ -18,7 +19,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -62,8 +63,32 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/calls", get(routing::calls))
         .route("/api/v1/calls/{id}/transfer", post(routing::transfer))
         .route("/api/v1/calls/{id}/hangup", post(routing::hangup))
-        .route("/api/v1/inquiries", get(inquiries::list))
-        .route("/api/v1/inquiries/{id}", get(inquiries::get))
+        .route(
+            "/api/v1/inquiries",
+            get(inquiries::list).post(inquiries::create),
+        )
+        .route(
+            "/api/v1/inquiries/{id}",
+            get(inquiries::get).patch(inquiries::update),
+        )
+        .route("/api/v1/inquiries/{id}/resolve", post(inquiries::resolve))
+        .route("/api/v1/inquiries/{id}/inform", post(inquiries::inform))
+        .route(
+            "/api/v1/clients",
+            get(clients::search).post(clients::create),
+        )
+        .route(
+            "/api/v1/clients/{id}",
+            get(clients::get)
+                .patch(clients::update)
+                .delete(clients::delete),
+        )
+        .route("/api/v1/clients/{id}/merge", post(clients::merge))
+        .route("/api/v1/clients/{id}/history", get(clients::history))
+        .route(
+            "/api/v1/clients/{id}/managers/{area}",
+            put(clients::set_manager).delete(clients::clear_manager),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -24,11 +24,14 @@ pub use agents::{
     validate_new_agent, validate_patch,
 };
 pub use audit::AuditEntry;
-pub use clients::Client;
+pub use clients::{
+    Client, ClientFields, MANAGER_AREAS, MAX_CLIENT_PAGE, MessengerHandle, PersonalManager,
+    normalize_email, validate_client_fields,
+};
 pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED};
 pub use inquiries::{
-    Channel, Inquiry, InquiryFilter, InquiryStatus, InquiryUpdate, MAX_INQUIRY_PAGE, NewInquiry,
-    UnknownValue,
+    Channel, ClientKey, Inquiry, InquiryFilter, InquiryStatus, InquiryUpdate, MAX_INQUIRY_PAGE,
+    NewInquiry, UnknownValue,
 };
 pub use inquiry_writer::{InquiryWrite, InquiryWriter};
 
@@ -176,5 +179,7 @@ fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_clients;
 #[cfg(test)]
 mod tests_inquiries;
