@@ -553,7 +553,10 @@ async fn personal_managers_are_checked_and_cleared() {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = s.get(&format!("/api/v1/inquiries/{inquiry}"), &admin).await;
     assert_eq!(r.json["client_id"], Value::Null);
-    assert_eq!(r.json["from"], "", "typed in by client id only");
+    assert_eq!(
+        r.json["from"], "100",
+        "the client's phone when typed in by id"
+    );
 }
 
 #[tokio::test]
