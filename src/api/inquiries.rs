@@ -402,10 +402,25 @@ pub(super) async fn create(
     details.agent = Some(agent);
     let now = now_ms();
     let id = new_id(now, &mut rand::thread_rng());
-    let from = address
-        .as_ref()
-        .map(|a| a.stored.clone())
-        .unwrap_or_default();
+    let from = match (&address, &client_id) {
+        (Some(a), _) => a.stored.clone(),
+        // Typed in by client only: the address is the client's first
+        // phone or e-mail, so lists and search still show how to reach them.
+        (None, Some(client_id)) => match state.store.get_client(client_id).await? {
+            Some(c) => c
+                .phones
+                .into_iter()
+                .chain(c.emails)
+                .next()
+                .unwrap_or_default(),
+            None => {
+                return Err(
+                    vec![field_error("client_id", format!("no client {client_id:?}"))].into(),
+                );
+            }
+        },
+        (None, None) => String::new(),
+    };
     let key = match (&client_id, &address) {
         (Some(id), _) => ClientKey::Id(id),
         (None, Some(a)) => a.key(),
@@ -593,6 +608,15 @@ async fn change(
     update: &InquiryUpdate,
     action: &str,
 ) -> Result<Json<InquiryWithEvents>, ApiError> {
+    if *update == InquiryUpdate::default() {
+        // Nothing to change: no event, no audit row of a change.
+        let inquiry = state
+            .store
+            .get_inquiry(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no inquiry {id:?}")))?;
+        return with_events(state, inquiry).await.map(Json);
+    }
     let inquiry = state
         .store
         .update_inquiry_by(id, update, now_ms(), &user.0.login)
