@@ -377,6 +377,13 @@ async fn hold_music_replaces_relay_and_stop_restores_it() {
         .agent_phone
         .hear(CodecKind::Pcma, CALLER_HZ, AGENT_HZ, 10)
         .await;
+    // Each switch of source starts a talk-spurt.
+    assert!(held[0].marker, "music starts with the marker");
+    assert!(
+        resumed[0].marker,
+        "relay after music starts with the marker"
+    );
+    assert!(held[1..].iter().chain(&resumed[1..]).all(|p| !p.marker));
 
     // Prompt and relay are one RTP stream: same SSRC throughout, sequence
     // numbers only go up, and the timestamp never goes back.
@@ -491,6 +498,41 @@ async fn recording_has_caller_left_agent_right_and_is_readable_mid_call() {
             "right at {w}"
         );
     }
+    caller_talks.abort();
+    agent_talks.abort();
+}
+
+#[tokio::test]
+async fn a_session_that_closes_ends_the_link_and_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = call(false).await;
+    let recorder = Recorder::create(dir.path(), "inq_closed", 1_740_830_400_000).unwrap();
+    let mut bridge = bridge::link(&c.caller, &c.agent, Some(recorder));
+    let recording = bridge.take_recording().expect("a recording");
+    let caller_talks = c
+        .caller_phone
+        .talk(c.caller.local_addr(), CodecKind::Pcmu, CALLER_HZ);
+    let agent_talks = c
+        .agent_phone
+        .talk(c.agent.local_addr(), CodecKind::Pcma, AGENT_HZ);
+    c.agent_phone
+        .hear(CodecKind::Pcma, CALLER_HZ, AGENT_HZ, 5)
+        .await;
+    // The caller hangs up: its session closes although the bridge is still
+    // there (the bridge holds no strong reference to it) ...
+    timeout(WAIT, c.caller.close())
+        .await
+        .expect("a linked session still closes");
+    // ... and the agent side notices on its next frame and lets go of the
+    // recording, which is finalised while the bridge still exists.
+    let path = timeout(WAIT, recording.finished())
+        .await
+        .expect("recording finalised")
+        .unwrap();
+    let (left, right) = read_stereo(&path).unwrap();
+    assert_eq!(left.len(), right.len());
+    assert!(left.len() >= 800, "{} samples", left.len());
+    drop(bridge);
     caller_talks.abort();
     agent_talks.abort();
 }

@@ -93,8 +93,9 @@ static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug)]
 pub struct Bridge {
     id: u64,
-    caller: mpsc::UnboundedSender<MediaCommand>,
-    agent: mpsc::UnboundedSender<MediaCommand>,
+    /// Weak: a bridge must not keep a closed session's task alive.
+    caller: mpsc::WeakUnboundedSender<MediaCommand>,
+    agent: mpsc::WeakUnboundedSender<MediaCommand>,
     recording: Option<Recording>,
     linked: bool,
 }
@@ -127,8 +128,8 @@ pub fn link(caller: &MediaSession, agent: &MediaSession, recorder: Option<Record
     }));
     Bridge {
         id,
-        caller: caller.command_sender(),
-        agent: agent.command_sender(),
+        caller: caller.command_sender().downgrade(),
+        agent: agent.command_sender().downgrade(),
         recording,
         linked: true,
     }
@@ -138,6 +139,12 @@ impl Bridge {
     /// Where the recording is written, when recording.
     pub fn recording_path(&self) -> Option<&Path> {
         self.recording.as_ref().map(Recording::path)
+    }
+
+    /// Takes the recording handle while staying linked, to await the file
+    /// when the link ends by itself (one session closed).
+    pub fn take_recording(&mut self) -> Option<Recording> {
+        self.recording.take()
     }
 
     /// Stops relaying both ways. Returns the recording, which is finalised
@@ -151,8 +158,11 @@ impl Bridge {
     fn send_unlink(&mut self) {
         if std::mem::take(&mut self.linked) {
             // A session already closed has nothing left to unlink.
-            let _ = self.caller.send(MediaCommand::Unlink(self.id));
-            let _ = self.agent.send(MediaCommand::Unlink(self.id));
+            for session in [&self.caller, &self.agent] {
+                if let Some(commands) = session.upgrade() {
+                    let _ = commands.send(MediaCommand::Unlink(self.id));
+                }
+            }
         }
     }
 }
