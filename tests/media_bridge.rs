@@ -6,6 +6,7 @@
 use hotline::media::bridge;
 use hotline::media::dtmf::{TelephoneEvent, event_packets};
 use hotline::media::g711::CodecKind;
+use hotline::media::inband::InbandDetector;
 use hotline::media::rtp::{self, RtpSender};
 use hotline::media::sdp::{self, Codec, Direction, SessionDescription};
 use hotline::media::session::{MediaConfig, MediaEvent, MediaSession};
@@ -146,13 +147,13 @@ impl Phone {
     }
 }
 
-fn caller_config(phone: SocketAddr) -> MediaConfig {
+fn caller_config(phone: SocketAddr, dtmf_pt: Option<u8>) -> MediaConfig {
     MediaConfig {
         codec: Codec {
             payload_type: 0,
             kind: CodecKind::Pcmu,
         },
-        dtmf_pt: Some(101),
+        dtmf_pt,
         remote: Some(phone),
         direction: Direction::SendRecv,
         inactivity_timeout: None,
@@ -190,13 +191,18 @@ impl Drop for Aborting {
 /// agent phone sends silence frames (as softphones do), which is what lets
 /// the agent leg latch onto its real address.
 async fn call(agent_silent: bool) -> Call {
+    call_with(agent_silent, true, true).await
+}
+
+/// [`call`] where either phone may lack telephone-event.
+async fn call_with(agent_silent: bool, caller_rfc4733: bool, agent_rfc4733: bool) -> Call {
     let caller_phone = Phone::new().await;
     let agent_phone = Phone::new().await;
     let (ctx, caller_events) = mpsc::unbounded_channel();
     let caller = MediaSession::start(
         UdpSocket::bind("127.0.0.1:0").await.unwrap(),
         None,
-        caller_config(caller_phone.addr()),
+        caller_config(caller_phone.addr(), caller_rfc4733.then_some(101)),
         ctx,
     )
     .unwrap();
@@ -221,11 +227,17 @@ async fn call(agent_silent: bool) -> Call {
     // The agent's softphone answers PCMA, from behind a NAT: its SDP names
     // an address it does not send from.
     let decoy = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let events = if agent_rfc4733 {
+        "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
+    } else {
+        ""
+    };
     let answer = format!(
         "v=0\r\no=agent 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
-        decoy.local_addr().unwrap().port()
+         m=audio {} RTP/AVP 8{}\r\na=rtpmap:8 PCMA/8000\r\n\
+         {events}a=ptime:20\r\na=sendrecv\r\n",
+        decoy.local_addr().unwrap().port(),
+        if agent_rfc4733 { " 101" } else { "" },
     );
     let answer = sdp::accept_answer(&SessionDescription::parse(&answer).unwrap()).unwrap();
     assert_eq!(answer.codec.kind, CodecKind::Pcma);
@@ -298,18 +310,7 @@ async fn rfc4733_digit_is_reported_and_passed_through() {
     c.agent_phone
         .hear(CodecKind::Pcma, CALLER_HZ, AGENT_HZ, 3)
         .await;
-    let mut tx = RtpSender::new(101);
-    for p in event_packets('5', 100, 10).unwrap() {
-        let mut buf = [0u8; 32];
-        let n = tx
-            .write_event(101, p.marker, 123_456, &p.payload, &mut buf)
-            .unwrap();
-        c.caller_phone
-            .sock
-            .send_to(&buf[..n], c.caller.local_addr())
-            .await
-            .unwrap();
-    }
+    press(&c.caller_phone, c.caller.local_addr(), '5').await;
     let ev = timeout(WAIT, c.caller_events.recv()).await.unwrap();
     assert_eq!(ev, Some(MediaEvent::Digit('5')));
 
@@ -535,4 +536,86 @@ async fn a_session_that_closes_ends_the_link_and_the_recording() {
     drop(bridge);
     caller_talks.abort();
     agent_talks.abort();
+}
+
+/// Sends the RFC 4733 train of `digit` from `phone` to `to`.
+async fn press(phone: &Phone, to: SocketAddr, digit: char) {
+    let mut tx = RtpSender::new(101);
+    for p in event_packets(digit, 100, 10).unwrap() {
+        let mut buf = [0u8; 32];
+        let n = tx
+            .write_event(101, p.marker, 99_000, &p.payload, &mut buf)
+            .unwrap();
+        phone.sock.send_to(&buf[..n], to).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn rfc4733_digit_reaches_a_phone_without_telephone_event_as_a_tone() {
+    let mut c = call_with(true, true, false).await;
+    let _bridge = bridge::link(&c.caller, &c.agent, None);
+    let caller_talks = c
+        .caller_phone
+        .talk(c.caller.local_addr(), CodecKind::Pcmu, CALLER_HZ);
+    c.agent_phone
+        .hear(CodecKind::Pcma, CALLER_HZ, AGENT_HZ, 3)
+        .await;
+    press(&c.caller_phone, c.caller.local_addr(), '7').await;
+    let ev = timeout(WAIT, c.caller_events.recv()).await.unwrap();
+    assert_eq!(ev, Some(MediaEvent::Digit('7')));
+    // The agent phone's own detector hears the key in the audio.
+    let mut det = InbandDetector::new();
+    let deadline = Instant::now() + WAIT;
+    let mut keys = Vec::new();
+    while keys.is_empty() {
+        let p = recv_packet(&c.agent_phone.sock, deadline)
+            .await
+            .expect("no in-band key in time");
+        assert_ne!(p.payload_type, 101, "no events to a phone without them");
+        det.push(&decode(CodecKind::Pcma, &p.payload), |k| keys.push(k));
+    }
+    assert_eq!(keys, vec!['7']);
+    caller_talks.abort();
+}
+
+#[tokio::test]
+async fn in_band_digit_is_reported_and_sent_as_rfc4733() {
+    let mut c = call_with(true, false, true).await;
+    let _bridge = bridge::link(&c.caller, &c.agent, None);
+    // Relay is up and the agent leg latched before the key press.
+    let caller_talks = c
+        .caller_phone
+        .talk(c.caller.local_addr(), CodecKind::Pcmu, CALLER_HZ);
+    c.agent_phone
+        .hear(CodecKind::Pcma, CALLER_HZ, AGENT_HZ, 3)
+        .await;
+    caller_talks.abort();
+    // The caller's phone plays the key's tone in its audio (PCMU).
+    let pcm = hotline::media::dtmf::tone_pcm('3', 120, 100).unwrap();
+    let mut tx = RtpSender::new(0);
+    for frame in pcm.chunks(160) {
+        let mut enc = [0u8; 160];
+        CodecKind::Pcmu.encode_into(frame, &mut enc);
+        let mut buf = [0u8; 200];
+        let n = tx.write_audio(&enc, &mut buf).unwrap();
+        c.caller_phone
+            .sock
+            .send_to(&buf[..n], c.caller.local_addr())
+            .await
+            .unwrap();
+    }
+    let ev = timeout(WAIT, c.caller_events.recv()).await.unwrap();
+    assert_eq!(ev, Some(MediaEvent::Digit('3')));
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let p = recv_packet(&c.agent_phone.sock, deadline)
+            .await
+            .expect("no RFC 4733 event in time");
+        if p.payload_type == 101 {
+            let e = TelephoneEvent::parse(&p.payload).unwrap();
+            assert_eq!(e.event, 3);
+            assert!(p.marker, "{p:?} {e:?}");
+            break;
+        }
+    }
 }

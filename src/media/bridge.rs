@@ -16,7 +16,9 @@
 //! DTMF: a key one side presses (RFC 4733 or in-band) is still reported
 //! to the call as [`MediaEvent::Digit`](super::MediaEvent::Digit) and is
 //! sent to the other side as an RFC 4733 event when that side negotiated
-//! telephone-event ([`MediaSession::send_dtmf`]).
+//! telephone-event ([`MediaSession::send_dtmf`]); to a side without it, an
+//! RFC 4733 key is played as an in-band tone (an in-band key already is in
+//! the relayed audio).
 //!
 //! Every message carries the link's id, so frames still in flight from an
 //! old link are ignored after a re-link (e.g. after a transfer). The link
@@ -60,7 +62,13 @@ impl RelayFrame {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum RelayMsg {
     Audio(RelayFrame),
-    Digit { link: u64, digit: char },
+    /// A key pressed on the other leg; `in_band` when it was detected in
+    /// the audio (and so is also in the relayed audio).
+    Digit {
+        link: u64,
+        digit: char,
+        in_band: bool,
+    },
 }
 
 /// A session's half of a link: where to relay to and, when recording, the
