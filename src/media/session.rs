@@ -185,7 +185,8 @@ pub enum MediaCommand {
     Link(LinkEnd),
     /// End the link with this id (an older id is ignored).
     Unlink(u64),
-    /// Send a key as an RFC 4733 event (ignored without telephone-event).
+    /// Send a key: RFC 4733 events, or an in-band tone without
+    /// telephone-event.
     SendDtmf(char),
 }
 
@@ -267,14 +268,10 @@ impl MediaSession {
         self.codec
     }
 
-    fn send(&self, cmd: MediaCommand) {
+    pub(crate) fn command(&self, cmd: MediaCommand) {
         // The task only ends when this handle is dropped or the runtime
         // shuts down; a command lost then has no one to act on it anyway.
         let _ = self.commands.send(cmd);
-    }
-
-    pub(crate) fn command(&self, cmd: MediaCommand) {
-        self.send(cmd);
     }
 
     pub(crate) fn command_sender(&self) -> mpsc::UnboundedSender<MediaCommand> {
@@ -290,11 +287,11 @@ impl MediaSession {
     /// telephone-event was negotiated, otherwise as a 100 ms in-band tone.
     /// Other audio (prompt, relay) is muted meanwhile.
     pub fn send_dtmf(&self, digit: char) {
-        self.send(MediaCommand::SendDtmf(digit));
+        self.command(MediaCommand::SendDtmf(digit));
     }
 
     pub fn play(&self, id: PlaybackId, audio: Arc<[u8]>) {
-        self.send(MediaCommand::Play { id, audio });
+        self.command(MediaCommand::Play { id, audio });
     }
 
     /// Plays `prompt` in the session's codec (no copy: shares its `Arc`).
@@ -303,7 +300,7 @@ impl MediaSession {
     }
 
     pub fn play_loop(&self, id: PlaybackId, audio: Arc<[u8]>) {
-        self.send(MediaCommand::PlayLoop { id, audio });
+        self.command(MediaCommand::PlayLoop { id, audio });
     }
 
     pub fn play_loop_prompt(&self, id: PlaybackId, prompt: &Prompt) {
@@ -311,22 +308,22 @@ impl MediaSession {
     }
 
     pub fn stop(&self) {
-        self.send(MediaCommand::Stop);
+        self.command(MediaCommand::Stop);
     }
 
     pub fn silence(&self) {
-        self.send(MediaCommand::Silence);
+        self.command(MediaCommand::Silence);
     }
 
     pub fn update(&mut self, config: MediaConfig) {
         self.codec = config.codec.kind;
-        self.send(MediaCommand::Update(config));
+        self.command(MediaCommand::Update(config));
     }
 
     /// Decoded audio received so far (empty unless `record` was set).
     pub async fn take_recording(&self) -> Vec<i16> {
         let (tx, rx) = oneshot::channel();
-        self.send(MediaCommand::TakeRecording(tx));
+        self.command(MediaCommand::TakeRecording(tx));
         rx.await.unwrap_or_default()
     }
 
