@@ -619,3 +619,51 @@ async fn in_band_digit_is_reported_and_sent_as_rfc4733() {
         }
     }
 }
+
+#[tokio::test]
+async fn relay_keeps_the_sources_timing_across_silence_suppression() {
+    let c = call(true).await;
+    let _bridge = bridge::link(&c.caller, &c.agent, None);
+    let caller_talks = c
+        .caller_phone
+        .talk(c.caller.local_addr(), CodecKind::Pcmu, CALLER_HZ);
+    c.agent_phone
+        .hear(CodecKind::Pcma, CALLER_HZ, AGENT_HZ, 3)
+        .await;
+    caller_talks.abort();
+    let _ = caller_talks.await;
+
+    // A new talk-spurt from another SSRC: two frames, 100 ms of
+    // suppressed silence, then a frame with the marker.
+    const HZ: f64 = 700.0;
+    let mut enc = [0u8; 160];
+    CodecKind::Pcmu.encode_into(&tone(HZ, 160, 0), &mut enc);
+    let mut tx = RtpSender::with_initial(0, 0xABCD, 100, 50_000);
+    for skip in [0, 0, 800] {
+        tx.skip(skip);
+        let mut buf = [0u8; 200];
+        let n = tx.write_audio(&enc, &mut buf).unwrap();
+        c.caller_phone
+            .sock
+            .send_to(&buf[..n], c.caller.local_addr())
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + WAIT;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let p = recv_packet(&c.agent_phone.sock, deadline)
+            .await
+            .expect("relayed frames did not arrive");
+        if is_tone(&decode(CodecKind::Pcma, &p.payload), HZ, CALLER_HZ) {
+            got.push(p);
+        }
+    }
+    assert!(got[0].marker, "a new source starts a talk-spurt");
+    assert_eq!(got[1].timestamp, got[0].timestamp.wrapping_add(160));
+    assert!(!got[1].marker);
+    assert_eq!(got[2].timestamp, got[1].timestamp.wrapping_add(960));
+    assert!(got[2].marker, "the source's talk-spurt marker is kept");
+    assert_eq!(got[1].sequence, got[0].sequence.wrapping_add(1));
+    assert_eq!(got[2].sequence, got[1].sequence.wrapping_add(1));
+}
