@@ -16,7 +16,9 @@
 //! DTMF: a key one side presses (RFC 4733 or in-band) is still reported
 //! to the call as [`MediaEvent::Digit`](super::MediaEvent::Digit) and is
 //! sent to the other side as an RFC 4733 event when that side negotiated
-//! telephone-event ([`MediaSession::send_dtmf`]).
+//! telephone-event ([`MediaSession::send_dtmf`]); to a side without it, an
+//! RFC 4733 key is played as an in-band tone (an in-band key already is in
+//! the relayed audio).
 //!
 //! Every message carries the link's id, so frames still in flight from an
 //! old link are ignored after a re-link (e.g. after a transfer). The link
@@ -60,7 +62,13 @@ impl RelayFrame {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum RelayMsg {
     Audio(RelayFrame),
-    Digit { link: u64, digit: char },
+    /// A key pressed on the other leg; `in_band` when it was detected in
+    /// the audio (and so is also in the relayed audio).
+    Digit {
+        link: u64,
+        digit: char,
+        in_band: bool,
+    },
 }
 
 /// A session's half of a link: where to relay to and, when recording, the
@@ -93,8 +101,9 @@ static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
 #[derive(Debug)]
 pub struct Bridge {
     id: u64,
-    caller: mpsc::UnboundedSender<MediaCommand>,
-    agent: mpsc::UnboundedSender<MediaCommand>,
+    /// Weak: a bridge must not keep a closed session's task alive.
+    caller: mpsc::WeakUnboundedSender<MediaCommand>,
+    agent: mpsc::WeakUnboundedSender<MediaCommand>,
     recording: Option<Recording>,
     linked: bool,
 }
@@ -127,8 +136,8 @@ pub fn link(caller: &MediaSession, agent: &MediaSession, recorder: Option<Record
     }));
     Bridge {
         id,
-        caller: caller.command_sender(),
-        agent: agent.command_sender(),
+        caller: caller.command_sender().downgrade(),
+        agent: agent.command_sender().downgrade(),
         recording,
         linked: true,
     }
@@ -138,6 +147,12 @@ impl Bridge {
     /// Where the recording is written, when recording.
     pub fn recording_path(&self) -> Option<&Path> {
         self.recording.as_ref().map(Recording::path)
+    }
+
+    /// Takes the recording handle while staying linked, to await the file
+    /// when the link ends by itself (one session closed).
+    pub fn take_recording(&mut self) -> Option<Recording> {
+        self.recording.take()
     }
 
     /// Stops relaying both ways. Returns the recording, which is finalised
@@ -151,8 +166,11 @@ impl Bridge {
     fn send_unlink(&mut self) {
         if std::mem::take(&mut self.linked) {
             // A session already closed has nothing left to unlink.
-            let _ = self.caller.send(MediaCommand::Unlink(self.id));
-            let _ = self.agent.send(MediaCommand::Unlink(self.id));
+            for session in [&self.caller, &self.agent] {
+                if let Some(commands) = session.upgrade() {
+                    let _ = commands.send(MediaCommand::Unlink(self.id));
+                }
+            }
         }
     }
 }

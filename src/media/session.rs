@@ -33,7 +33,7 @@
 //! pieces (pacer, sender, receivers) are already independent of the task.
 
 use super::bridge::{LinkEnd, RELAY_QUEUE, RelayFrame, RelayMsg, transcode};
-use super::dtmf::{DtmfReceiver, EventPacket, digit_to_event, event_packets};
+use super::dtmf::{DtmfReceiver, EventPacket, digit_to_event, event_packets, tone_pcm};
 use super::g711::CodecKind;
 use super::inband::InbandDetector;
 use super::pacer::Pacer;
@@ -185,7 +185,8 @@ pub enum MediaCommand {
     Link(LinkEnd),
     /// End the link with this id (an older id is ignored).
     Unlink(u64),
-    /// Send a key as an RFC 4733 event (ignored without telephone-event).
+    /// Send a key: RFC 4733 events, or an in-band tone without
+    /// telephone-event.
     SendDtmf(char),
 }
 
@@ -267,14 +268,10 @@ impl MediaSession {
         self.codec
     }
 
-    fn send(&self, cmd: MediaCommand) {
+    pub(crate) fn command(&self, cmd: MediaCommand) {
         // The task only ends when this handle is dropped or the runtime
         // shuts down; a command lost then has no one to act on it anyway.
         let _ = self.commands.send(cmd);
-    }
-
-    pub(crate) fn command(&self, cmd: MediaCommand) {
-        self.send(cmd);
     }
 
     pub(crate) fn command_sender(&self) -> mpsc::UnboundedSender<MediaCommand> {
@@ -286,16 +283,15 @@ impl MediaSession {
     }
 
     /// Sends `digit` to the phone as an RFC 4733 event (start packet with
-    /// the marker, an update every 20 ms, three end packets; 100 ms), if
-    /// telephone-event was negotiated; otherwise it is dropped (an in-band
-    /// digit reaches the phone as relayed audio anyway). Local audio is
-    /// muted while the event is sent.
+    /// the marker, an update every 20 ms, three end packets; 100 ms) if
+    /// telephone-event was negotiated, otherwise as a 100 ms in-band tone.
+    /// Other audio (prompt, relay) is muted meanwhile.
     pub fn send_dtmf(&self, digit: char) {
-        self.send(MediaCommand::SendDtmf(digit));
+        self.command(MediaCommand::SendDtmf(digit));
     }
 
     pub fn play(&self, id: PlaybackId, audio: Arc<[u8]>) {
-        self.send(MediaCommand::Play { id, audio });
+        self.command(MediaCommand::Play { id, audio });
     }
 
     /// Plays `prompt` in the session's codec (no copy: shares its `Arc`).
@@ -304,7 +300,7 @@ impl MediaSession {
     }
 
     pub fn play_loop(&self, id: PlaybackId, audio: Arc<[u8]>) {
-        self.send(MediaCommand::PlayLoop { id, audio });
+        self.command(MediaCommand::PlayLoop { id, audio });
     }
 
     pub fn play_loop_prompt(&self, id: PlaybackId, prompt: &Prompt) {
@@ -312,22 +308,22 @@ impl MediaSession {
     }
 
     pub fn stop(&self) {
-        self.send(MediaCommand::Stop);
+        self.command(MediaCommand::Stop);
     }
 
     pub fn silence(&self) {
-        self.send(MediaCommand::Silence);
+        self.command(MediaCommand::Silence);
     }
 
     pub fn update(&mut self, config: MediaConfig) {
         self.codec = config.codec.kind;
-        self.send(MediaCommand::Update(config));
+        self.command(MediaCommand::Update(config));
     }
 
     /// Decoded audio received so far (empty unless `record` was set).
     pub async fn take_recording(&self) -> Vec<i16> {
         let (tx, rx) = oneshot::channel();
-        self.send(MediaCommand::TakeRecording(tx));
+        self.command(MediaCommand::TakeRecording(tx));
         rx.await.unwrap_or_default()
     }
 
@@ -387,17 +383,25 @@ struct Task {
     dtmf_queue: VecDeque<char>,
 }
 
-/// An RFC 4733 event being sent, one packet per 20 ms slot.
+/// A key being sent, one packet per 20 ms slot.
 #[derive(Debug)]
-struct DtmfOut {
-    packets: Vec<EventPacket>,
-    next: usize,
-    /// Every packet of the event carries the timestamp of its start.
-    start_ts: u32,
+enum DtmfOut {
+    /// RFC 4733 events.
+    Event {
+        packets: Vec<EventPacket>,
+        next: usize,
+        /// Every packet of the event carries the timestamp of its start.
+        start_ts: u32,
+    },
+    /// The key's tone, encoded in the session's codec, for a phone
+    /// without telephone-event.
+    Tone { audio: Vec<u8>, position: usize },
 }
 
 /// Length of a DTMF event we send (RFC 4733 passthrough).
 const DTMF_MS: u16 = 100;
+/// Silence after an in-band key, so repeated keys are told apart.
+const DTMF_PAUSE_MS: u16 = 60;
 /// -dBm0 volume we put in events (a typical phone's level).
 const DTMF_VOLUME: u8 = 10;
 /// Keys waiting to be sent; a peer pressing faster than this is not human.
@@ -624,10 +628,7 @@ impl Task {
                 }
             }
             MediaCommand::SendDtmf(digit) => {
-                if self.config.dtmf_pt.is_some()
-                    && digit_to_event(digit).is_some()
-                    && self.dtmf_queue.len() < DTMF_QUEUE_MAX
-                {
+                if digit_to_event(digit).is_some() && self.dtmf_queue.len() < DTMF_QUEUE_MAX {
                     self.dtmf_queue.push_back(digit);
                 }
             }
@@ -731,49 +732,81 @@ impl Task {
         }
     }
 
-    /// Sends the next packet of the current (or next queued) RFC 4733
-    /// event in this slot; false when there is no event to send.
+    /// Sends this slot's part of the current (or next queued) key: an RFC
+    /// 4733 packet, or a frame of its in-band tone when the phone did not
+    /// negotiate telephone-event. False when there is no key to send.
     fn send_dtmf_packet(&mut self, socket: &UdpSocket) -> bool {
         if self.dtmf_out.is_none() {
             let Some(digit) = self.dtmf_queue.pop_front() else {
                 return false;
             };
-            let Some(packets) = event_packets(digit, DTMF_MS, DTMF_VOLUME) else {
-                return false;
-            };
-            self.dtmf_out = Some(DtmfOut {
-                packets,
-                next: 0,
-                start_ts: self.sender.timestamp(),
-            });
+            self.dtmf_out = self.dtmf_out_for(digit);
         }
         let remote = self.can_send();
-        let (Some(out), Some(pt)) = (&mut self.dtmf_out, self.config.dtmf_pt) else {
-            // telephone-event renegotiated away mid-event.
-            self.dtmf_out = None;
-            self.dtmf_queue.clear();
-            return false;
-        };
-        let packet = out.packets.get(out.next).copied();
-        out.next += 1;
-        let done = out.next >= out.packets.len();
-        let start_ts = out.start_ts;
-        if let (Some(packet), Some(remote)) = (packet, remote) {
-            let mut buf = [0u8; HEADER_LEN + 4];
-            if let Ok(len) =
-                self.sender
-                    .write_event(pt, packet.marker, start_ts, &packet.payload, &mut buf)
-                && let Some(datagram) = buf.get(..len)
-            {
-                let _ = socket.try_send_to(datagram, remote);
+        let pt = self.config.dtmf_pt;
+        let mut tone = [0u8; FRAME_SAMPLES];
+        let (event, done) = match &mut self.dtmf_out {
+            None => return false,
+            Some(DtmfOut::Event {
+                packets,
+                next,
+                start_ts,
+            }) => {
+                let packet = packets.get(*next).copied();
+                *next += 1;
+                (packet.map(|p| (p, *start_ts)), *next >= packets.len())
             }
+            Some(DtmfOut::Tone { audio, position }) => {
+                let end = position.saturating_add(FRAME_SAMPLES).min(audio.len());
+                let chunk = audio.get(*position..end).unwrap_or_default();
+                if let Some(dst) = tone.get_mut(..chunk.len()) {
+                    dst.copy_from_slice(chunk);
+                }
+                *position = end;
+                (None, end >= audio.len())
+            }
+        };
+        match (event, pt) {
+            (Some((packet, ts)), Some(pt)) => {
+                if let Some(remote) = remote {
+                    let mut buf = [0u8; HEADER_LEN + 4];
+                    if let Ok(len) =
+                        self.sender
+                            .write_event(pt, packet.marker, ts, &packet.payload, &mut buf)
+                        && let Some(datagram) = buf.get(..len)
+                    {
+                        let _ = socket.try_send_to(datagram, remote);
+                    }
+                }
+                self.sender.advance_timestamp(FRAME_SAMPLES as u32);
+            }
+            // telephone-event renegotiated away mid-event: end it.
+            (Some(_), None) => self.sender.advance_timestamp(FRAME_SAMPLES as u32),
+            (None, _) => self.transmit(socket, &tone),
         }
-        self.sender.advance_timestamp(FRAME_SAMPLES as u32);
-        if done {
+        if done || (event.is_some() && pt.is_none()) {
             self.dtmf_out = None;
             self.sender.start_talkspurt();
         }
         true
+    }
+
+    /// How to send `digit` to this phone: as events if it negotiated
+    /// telephone-event, else as an in-band tone in its codec.
+    fn dtmf_out_for(&self, digit: char) -> Option<DtmfOut> {
+        match self.config.dtmf_pt {
+            Some(_) => Some(DtmfOut::Event {
+                packets: event_packets(digit, DTMF_MS, DTMF_VOLUME)?,
+                next: 0,
+                start_ts: self.sender.timestamp(),
+            }),
+            None => {
+                let pcm = tone_pcm(digit, DTMF_MS, DTMF_PAUSE_MS)?;
+                let mut audio = vec![0u8; pcm.len()];
+                self.config.codec.kind.encode_into(&pcm, &mut audio);
+                Some(DtmfOut::Tone { audio, position: 0 })
+            }
+        }
     }
 
     /// A message from the linked session: relayed audio or a key.
@@ -783,10 +816,17 @@ impl Task {
             RelayMsg::Audio(frame) if Some(frame.link) == current => {
                 self.relay_audio(&frame, socket);
             }
-            RelayMsg::Digit { link, digit } if Some(link) == current => {
+            // An in-band key already reaches a phone without
+            // telephone-event inside the relayed audio; a second, generated
+            // tone would make it two presses.
+            RelayMsg::Digit {
+                link,
+                digit,
+                in_band,
+            } if Some(link) == current && (self.config.dtmf_pt.is_some() || !in_band) => {
                 self.on_command(MediaCommand::SendDtmf(digit));
             }
-            // From a link that has ended.
+            // From a link that has ended, or carried by the audio.
             _ => {}
         }
     }
@@ -847,11 +887,12 @@ impl Task {
     }
 
     /// Hands a key received from our phone to the linked session.
-    fn relay_digit(&mut self, digit: char) {
+    fn relay_digit(&mut self, digit: char, in_band: bool) {
         if let Some(link) = &self.link {
             let msg = RelayMsg::Digit {
                 link: link.id,
                 digit,
+                in_band,
             };
             if let Err(mpsc::error::TrySendError::Closed(_)) = link.peer.try_send(msg) {
                 self.link = None;
@@ -902,7 +943,7 @@ impl Task {
                 && let Some(d) = rx.on_packet(pt, &packet)
             {
                 self.emit(MediaEvent::Digit(d));
-                self.relay_digit(d);
+                self.relay_digit(d, false);
             }
             return;
         }
@@ -946,7 +987,7 @@ impl Task {
                     }
                 });
                 for d in keys.into_iter().flatten() {
-                    self.relay_digit(d);
+                    self.relay_digit(d, true);
                 }
             }
         }
