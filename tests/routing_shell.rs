@@ -442,3 +442,52 @@ async fn a_restart_restores_a_paused_agent_and_the_events_record_each_change() {
     );
     assert_eq!(of("1002").last().unwrap()["cause"], "restart");
 }
+
+/// Real time: agents change through the API while routing runs.
+#[tokio::test]
+async fn agents_created_changed_and_deleted_follow_into_routing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(&dir).await;
+    let queues = vec![
+        QueueSettings::new("general"),
+        QueueSettings::new("admission"),
+    ];
+    let (stop, stop_rx) = watch::channel(false);
+    let (routing, task) = routing::start(&queues, store.clone(), 0, stop_rx)
+        .await
+        .unwrap();
+    let members = |routing: Routing, queue: &'static str| async move {
+        let snapshot = routing.snapshot().await;
+        let q = snapshot
+            .queues
+            .into_iter()
+            .find(|q| q.name == queue)
+            .unwrap();
+        AgentState::ALL
+            .into_iter()
+            .map(|s| q.agents.get(s))
+            .sum::<usize>()
+    };
+    // A phone that registered a moment before its agent reached routing.
+    routing.agent_registered("n1");
+    routing.agent_upserted(
+        AgentSpec::new("n1")
+            .serving("general", 1)
+            .serving("sales", 1),
+    );
+    assert_eq!(members(routing.clone(), "general").await, 1);
+    assert_eq!(
+        routing.agent_request("n1", AgentRequest::Pause).await,
+        Ok(AgentState::Paused)
+    );
+    // Moved to admission: applied at once, as no call is in routing.
+    routing.agent_upserted(AgentSpec::new("n1").serving("admission", 2));
+    assert_eq!(members(routing.clone(), "general").await, 0);
+    assert_eq!(members(routing.clone(), "admission").await, 1);
+    let snapshot = routing.snapshot().await;
+    assert_eq!(snapshot.agents[0].state, AgentState::Paused);
+    routing.agent_deleted("n1");
+    assert!(routing.snapshot().await.agents.is_empty());
+    let _ = stop.send(true);
+    task.await.unwrap();
+}
