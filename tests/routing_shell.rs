@@ -486,6 +486,22 @@ async fn agents_created_changed_and_deleted_follow_into_routing() {
     assert_eq!(members(routing.clone(), "admission").await, 1);
     let snapshot = routing.snapshot().await;
     assert_eq!(snapshot.agents[0].state, AgentState::Paused);
+
+    // While a call is in routing, a change waits for it to end.
+    assert!(
+        routing
+            .agent_request("n1", AgentRequest::Available)
+            .await
+            .is_ok()
+    );
+    let (tx, mut orders) = mpsc::unbounded_channel();
+    routing.call_entered(IncomingCall::new(CallId(1), "admission"), tx);
+    assert!(matches!(orders.recv().await, Some(CallOrder::Ring { .. })));
+    routing.agent_upserted(AgentSpec::new("n1").serving("general", 1));
+    assert_eq!(members(routing.clone(), "general").await, 0);
+    routing.caller_hung_up(CallId(1));
+    assert_eq!(members(routing.clone(), "general").await, 1);
+
     routing.agent_deleted("n1");
     assert!(routing.snapshot().await.agents.is_empty());
     let _ = stop.send(true);
