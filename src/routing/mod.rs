@@ -25,17 +25,13 @@ pub use setup::{engine_config, follow_agent_events, start};
 
 use crate::acd::{
     AcdError, AgentRequest, AgentSpec, AgentState, CallId, Command, Engine, EngineConfig,
-    IncomingCall, OverflowTarget, RoutingReason, Snapshot, StateCause, TimerId,
+    IncomingCall, OverflowTarget, RoutingReason, Snapshot, TimerId,
 };
-use crate::store::{Store, StoreError};
-use serde_json::json;
+use crate::store::{AgentStateChange, Store};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-
-/// Event kind of an agent's state change in the event log.
-pub const AGENT_STATE_EVENT: &str = "agent.state";
 
 /// What the routing engine asks of one call. The call's task carries it
 /// out and reports back through [`Routing`] (`agent_answered`, ...).
@@ -340,15 +336,6 @@ fn wall_clock_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// An agent state change to write.
-struct StateWrite {
-    login: String,
-    from: AgentState,
-    to: AgentState,
-    cause: StateCause,
-    at_ms: i64,
-}
-
 struct Actor {
     engine: Engine,
     /// Queue settings, to rebuild the engine when agents change; `None`
@@ -359,7 +346,7 @@ struct Actor {
     /// Armed timers by deadline; `deadlines` finds one to cancel.
     timers: BTreeSet<(Instant, TimerId)>,
     deadlines: HashMap<TimerId, Instant>,
-    writes: mpsc::UnboundedSender<StateWrite>,
+    writes: mpsc::UnboundedSender<AgentStateChange>,
     /// Logins with a live registration as last reported, so an agent
     /// created after its phone registered starts registered.
     registered: HashSet<String>,
@@ -668,7 +655,7 @@ impl Actor {
                     cause,
                 } => {
                     tracing::info!(agent = %agent, from = %from, to = %to, cause = cause.as_str(), "agent state");
-                    let _ = self.writes.send(StateWrite {
+                    let _ = self.writes.send(AgentStateChange {
                         login: agent,
                         from,
                         to,
@@ -741,24 +728,22 @@ impl Actor {
     }
 }
 
-/// Writes agent state changes in order: the event the reports read and
-/// the state a restart restores.
-async fn write_states(store: Store, mut writes: mpsc::UnboundedReceiver<StateWrite>) {
-    while let Some(w) = writes.recv().await {
-        let data = json!({
-            "from": w.from.as_str(),
-            "to": w.to.as_str(),
-            "cause": w.cause.as_str(),
-        });
-        if let Err(e) = store
-            .append_event(w.at_ms, AGENT_STATE_EVENT, None, Some(&w.login), &data)
-            .await
-        {
-            tracing::error!(agent = %w.login, error = %e, "cannot log an agent state change");
+/// Most changes written in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// Writes agent state changes in order, a burst per transaction: the
+/// events reports read and the state a restart restores. A failed batch
+/// is retried once, then logged (routing itself goes on either way).
+async fn write_states(store: Store, mut writes: mpsc::UnboundedReceiver<AgentStateChange>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while writes.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut result = store.record_agent_states(&batch).await;
+        if result.is_err() {
+            result = store.record_agent_states(&batch).await;
         }
-        match store.save_agent_state(&w.login, w.to, w.at_ms).await {
-            Ok(()) | Err(StoreError::NotFound) => {}
-            Err(e) => tracing::error!(agent = %w.login, error = %e, "cannot save agent state"),
+        if let Err(e) = result {
+            tracing::error!(error = %e, changes = batch.len(), "cannot write agent state changes");
         }
+        batch.clear();
     }
 }

@@ -151,3 +151,68 @@ fn full_spec(agent: &Agent) -> AgentSpec {
             spec.serving(m.queue.clone(), m.skill)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::acd::{OverflowTarget, Strategy};
+    use crate::config::Config;
+
+    #[test]
+    fn queue_settings_become_the_engine_config() {
+        let text = "[[queues]]\nname = \"general\"\nstrategy = \"round_robin\"\nring_timeout_s = 12\nwrap_up_s = 0\nmax_wait_s = 60\noverflow = \"queue:spill\"\n\n[[queues]]\nname = \"spill\"\nmax_wait_s = 120\noverflow = \"callback\"\n";
+        let config = Config::from_toml_str(text, "q.toml").unwrap();
+        let engine = engine_config(&config.queues);
+        let general = &engine.queues[0];
+        assert_eq!(general.strategy, Strategy::RoundRobin);
+        assert_eq!(general.ring_timeout, Duration::from_secs(12));
+        assert_eq!(general.wrap_up, Duration::ZERO);
+        assert_eq!(general.max_wait, Some(Duration::from_secs(60)));
+        assert_eq!(
+            general.overflow,
+            Some(OverflowTarget::Queue("spill".into()))
+        );
+        assert_eq!(engine.queues[1].overflow, Some(OverflowTarget::Callback));
+        assert_eq!(engine.queues[1].personal_ring, Duration::from_secs(20));
+        assert!(Engine::new(engine).is_ok());
+    }
+
+    #[test]
+    fn the_default_queues_are_the_institutes_three() {
+        let names: Vec<String> = engine_config(&Config::default().queues)
+            .queues
+            .into_iter()
+            .map(|q| q.name)
+            .collect();
+        assert_eq!(names, ["general", "admission", "education"]);
+    }
+
+    #[test]
+    fn routing_mistakes_are_reported_where_they_are() {
+        let text = "[[queues]]\nname = \"general\"\nmax_wait_s = 30\noverflow = \"queue:nowhere\"\n\n[[queues]]\nname = \"general\"\nring_timeout_s = 0\n\n[[departments]]\nname = \"Accounting\"\nnumber = \"30x\"\nlogin = \"3001\"\nqueue = \"general\"\n\n[[agents]]\nlogin = \"1001\"\nrole = \"contact_manager\"\npassword = \"pw\"\nqueues = [\"sales\"]\n";
+        let error = Config::from_toml_str(text, "r.toml")
+            .unwrap_err()
+            .to_string();
+        let expected = [
+            "r.toml:20:11: queue \"sales\" is not configured in [[queues]]",
+            "r.toml:4:12: overflow queue \"nowhere\" is not configured",
+            "r.toml:7:8: duplicate queue name \"general\"",
+            "r.toml:8:18: ring_timeout_s must be at least 1",
+            "r.toml:12:10: department number \"30x\" must be digits (it is dialled)",
+            "r.toml:11:8: a department needs exactly one of login (its head) or queue",
+        ];
+        for line in expected {
+            assert!(error.contains(line), "{line:?} missing from:\n{error}");
+        }
+        let error = Config::from_toml_str(
+            "[[queues]]\nname = \"general\"\noverflow = \"elsewhere\"\n",
+            "o.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("o.toml:3:12: overflow \"elsewhere\" must be"),
+            "{error}"
+        );
+    }
+}

@@ -2,8 +2,9 @@
 //! paused (ARCHITECTURE §5: no restart leaves an agent stuck, and none
 //! silently un-pauses an operator who stepped away).
 
-use super::{Store, StoreError, is_foreign_key_violation};
-use crate::acd::AgentState;
+use super::events::append;
+use super::{Store, StoreError};
+use crate::acd::{AgentState, StateCause};
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -15,30 +16,60 @@ fn state_from_str(s: &str) -> Result<AgentState, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("agent_state.state {s:?}")))
 }
 
+/// Event kind of an agent's state change in the event log.
+pub const AGENT_STATE: &str = "agent.state";
+
+/// One agent state change, as the routing engine reported it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStateChange {
+    pub login: String,
+    pub from: AgentState,
+    pub to: AgentState,
+    pub cause: StateCause,
+    pub at_ms: i64,
+}
+
 impl Store {
-    /// Records `login`'s current routing state. `NotFound` when the agent
-    /// no longer exists (deleted while a change was on its way).
-    pub async fn save_agent_state(
+    /// Appends an `agent.state` event (`{"from","to","cause"}`) per change
+    /// and keeps each agent's `agent_state` row at its latest state, all in
+    /// one transaction: routing hands over changes in bursts, and one
+    /// commit per burst keeps the writer ahead of a busy contact centre.
+    /// A change of an agent deleted meanwhile is logged but has no row.
+    pub async fn record_agent_states(
         &self,
-        login: &str,
-        state: AgentState,
-        at_ms: i64,
+        changes: &[AgentStateChange],
     ) -> Result<(), StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO agent_state (login, state, updated_at_ms) VALUES ($1, $2, $3) \
-             ON CONFLICT (login) DO UPDATE SET state = excluded.state, \
-             updated_at_ms = excluded.updated_at_ms",
-        )
-        .bind(login)
-        .bind(state.as_str())
-        .bind(at_ms)
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_foreign_key_violation(&e) => Err(StoreError::NotFound),
-            Err(e) => Err(e.into()),
+        let mut tx = self.pool.begin().await?;
+        for change in changes {
+            let data = serde_json::json!({
+                "from": change.from.as_str(),
+                "to": change.to.as_str(),
+                "cause": change.cause.as_str(),
+            });
+            append(
+                &mut tx,
+                change.at_ms,
+                AGENT_STATE,
+                None,
+                Some(&change.login),
+                &data,
+            )
+            .await?;
+            sqlx::query(
+                "INSERT INTO agent_state (login, state, updated_at_ms) \
+                 SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM agents WHERE login = $4) \
+                 ON CONFLICT (login) DO UPDATE SET state = excluded.state, \
+                 updated_at_ms = excluded.updated_at_ms",
+            )
+            .bind(change.login.as_str())
+            .bind(change.to.as_str())
+            .bind(change.at_ms)
+            .bind(change.login.as_str())
+            .execute(&mut *tx)
+            .await?;
         }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Every agent's last recorded routing state, by login.
@@ -76,20 +107,24 @@ mod tests {
             nat: false,
         };
         store.create_agent(&agent, "hotline").await.unwrap();
+        let change = |login: &str, to| AgentStateChange {
+            login: login.into(),
+            from: AgentState::Paused,
+            to,
+            cause: StateCause::Requested,
+            at_ms: 4,
+        };
         store
-            .save_agent_state("1001", AgentState::Available, 1)
-            .await
-            .unwrap();
-        store
-            .save_agent_state("1001", AgentState::Paused, 2)
+            .record_agent_states(&[
+                change("1001", AgentState::Available),
+                change("ghost", AgentState::Available),
+                change("1001", AgentState::Paused),
+            ])
             .await
             .unwrap();
         let states = store.load_agent_states().await.unwrap();
+        assert_eq!(states.len(), 1);
         assert_eq!(states.get("1001"), Some(&AgentState::Paused));
-        assert!(matches!(
-            store.save_agent_state("ghost", AgentState::Paused, 3).await,
-            Err(StoreError::NotFound)
-        ));
         store.delete_agent("1001").await.unwrap();
         assert!(store.load_agent_states().await.unwrap().is_empty());
     }

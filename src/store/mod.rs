@@ -19,6 +19,7 @@ mod password;
 mod serde_time;
 mod tokens;
 
+pub use agent_state::{AGENT_STATE, AgentStateChange};
 pub use agents::{
     ADMIN_LOGIN, Agent, AgentPatch, FieldError, NewAgent, QueueSkill, SipCredentials,
     validate_new_agent, validate_patch,
