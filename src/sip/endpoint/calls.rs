@@ -678,7 +678,21 @@ impl Endpoint {
                 },
                 ClientEvent::Terminated => {
                     self.client_index.remove(&index);
+                    let still_ringing = entry.role == ClientRole::Invite
+                        && self
+                            .calls
+                            .get(&entry.call)
+                            .is_some_and(|d| d.uac.is_some() && d.state == DialogState::Early);
                     if entry.role == ClientRole::Bye {
+                        actions.extend(self.end_call(entry.call));
+                    } else if still_ringing {
+                        // The INVITE is over but never settled the call (a
+                        // 2xx without a To tag): end it rather than leave
+                        // it ringing for ever.
+                        actions.push(Action::Call(
+                            entry.call,
+                            CallEvent::Rejected { status: 408 },
+                        ));
                         actions.extend(self.end_call(entry.call));
                     }
                 }

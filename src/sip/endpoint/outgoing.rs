@@ -14,7 +14,7 @@ use super::calls::{ClientRef, ClientRole};
 use super::{Action, CallEvent, Endpoint, Peer};
 use crate::sip::Transport;
 use crate::sip::dialog::{CallHandle, CancelState, Dialog, DialogState, UacState, strip_tag};
-use crate::sip::message::{Message, Method, RequestBuilder, Uri};
+use crate::sip::message::{Message, Method, NameAddr, RequestBuilder, Uri};
 use crate::sip::registrar::Binding;
 use crate::sip::transaction::{ClientEvent, TransactionKey};
 use bytes::Bytes;
@@ -216,14 +216,10 @@ impl Endpoint {
         };
         dialog.local_cseq = dialog.local_cseq.saturating_add(1);
         let cseq = dialog.local_cseq;
-        let user = strip_tag(&dialog.local_uri);
-        let user = Uri::parse(
-            user.trim_start_matches(|c| c != '<')
-                .trim_matches(['<', '>']),
-        )
-        .ok()
-        .and_then(|u| u.user.map(|u| u.to_string()))
-        .unwrap_or_else(|| "hotline".to_string());
+        let user = NameAddr::parse(&dialog.local_uri, "From")
+            .ok()
+            .and_then(|addr| addr.uri.user.map(|u| u.to_string()))
+            .unwrap_or_else(|| "hotline".to_string());
         let transport_param = if dialog.peer.transport.is_reliable() {
             ";transport=tcp"
         } else {
@@ -1268,6 +1264,22 @@ mod tests {
         registered(&mut e, "1003", flow, flow, t0);
         let targets = e.agent_targets("1003", T0_MS);
         assert_eq!(targets[0].1, flow);
+    }
+
+    #[test]
+    fn a_2xx_without_to_tag_cannot_leave_the_call_ringing() {
+        let mut e = endpoint_with(&[]);
+        let t0 = Instant::now();
+        let (_, invite) = place(&mut e, t0);
+        feed(&mut e, reply(&invite, 180, Some("ph1"), ""), t0);
+        let odd = feed(&mut e, reply(&invite, 200, None, ANSWER), t0);
+        assert!(call_events(&odd).is_empty());
+        let (_, events) = run(&mut e, t0 + Duration::from_secs(40));
+        assert_eq!(
+            events,
+            [CallEvent::Rejected { status: 408 }, CallEvent::Ended]
+        );
+        assert_eq!(e.call_count(), 0);
     }
 
     #[test]
