@@ -1,11 +1,14 @@
-//! The call side of the endpoint: INVITE dialogs as a UAS.
+//! The call side of the endpoint: INVITE dialogs as a UAS, and what every
+//! dialog shares whichever side created it (calls we place are set up in
+//! `outgoing.rs`).
 //!
 //! A new INVITE gets `100 Trying` at once and becomes an
 //! [`Action::Incoming`]; the call layer decides (flow lookup, SDP, RTP port)
 //! and answers with [`Endpoint::answer`] or [`Endpoint::reject`]. From then
-//! on every in-dialog request is turned into a [`CallEvent`] for that call,
-//! and [`Endpoint::hangup`] sends our BYE. Timers (2xx retransmission, ACK
-//! timeout, BYE retransmission) run on the same `now` as the rest.
+//! on every in-dialog request (BYE, re-INVITE, INFO, REFER) is turned into a
+//! [`CallEvent`] for that call, and [`Endpoint::hangup`] sends our BYE.
+//! Timers (2xx retransmission, ACK timeout, client transactions) run on the
+//! same `now` as the rest.
 
 use super::{Action, Endpoint, Peer};
 use crate::sip::dialog::{CallHandle, CancelState, Dialog, DialogState, strip_tag};
