@@ -220,6 +220,21 @@ async fn a_withdrawn_call_stops_the_ringing_phone() {
 }
 
 #[tokio::test]
+async fn an_operator_who_does_not_pick_up_is_cancelled_after_100_trying() {
+    let mut sip = Sip::start(&[("lev", "pw")]).await;
+    let mut lev = AgentPhone::register(sip.addr, "lev", "pw").await;
+    let media = RtpMedia::bind(CodecKind::Pcmu).await;
+    let call = sip.call("lev", &media);
+    lev.wait_invite(DEADLINE).await.expect("rings");
+    // Only 100 Trying came back; withdrawing must not wait for Timer B.
+    // The CANCEL may race the 100: the endpoint then sends it on the 100.
+    sip.cancel(call);
+    assert!(lev.wait_cancel(DEADLINE).await);
+    assert_eq!(sip.event(call).await, CallEvent::Rejected { status: 487 });
+    assert_eq!(sip.event(call).await, CallEvent::Ended);
+}
+
+#[tokio::test]
 async fn our_hangup_reaches_the_operator() {
     let mut sip = Sip::start(&[("gleb", "pw")]).await;
     let mut gleb = AgentPhone::register(sip.addr, "gleb", "pw").await;

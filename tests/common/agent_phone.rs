@@ -89,6 +89,11 @@ pub struct AgentPhone {
     call: Option<Call>,
     cseq: u32,
     calls_taken: u32,
+    /// Answer every new INVITE with `100 Trying` at once, as desk phones and
+    /// softphones do (default). With it, a call the operator ignores can be
+    /// cancelled at once (RFC 3261 §9.1 allows no CANCEL before a
+    /// provisional); set false to play a phone that stays mute.
+    pub send_trying: bool,
 }
 
 impl AgentPhone {
@@ -119,12 +124,14 @@ impl AgentPhone {
             call: None,
             cseq: 0,
             calls_taken: 0,
+            send_trying: true,
         }
     }
 
     /// Waits for a new INVITE (not a re-INVITE) and makes it the current
-    /// call. Nothing is answered yet: call `ring`, `answer`, `decline`, or
-    /// nothing at all (the phone stays silent, as one that is switched off).
+    /// call. Only `100 Trying` is sent (see `send_trying`); then call
+    /// `ring`, `answer`, `decline` — or nothing, for an operator who does
+    /// not pick up (then `wait_cancel` sees the server give up).
     pub async fn wait_invite(&mut self, within: Duration) -> Option<Invite> {
         let deadline = Instant::now() + within;
         loop {
@@ -142,6 +149,10 @@ impl AgentPhone {
                 tag: format!("ag{}-{}", self.local_sip.port(), self.calls_taken),
                 remote_target: uri_of(contact).to_string(),
             });
+            if self.send_trying {
+                // `respond` leaves a 100 without a To tag (RFC 3261 §8.2.6.1).
+                self.respond(&request, 100, "Trying", "", "").await;
+            }
             let from = header(&request, "From").unwrap_or("").to_string();
             return Some(Invite {
                 request_uri: request.split(' ').nth(1).unwrap_or_default().to_string(),
