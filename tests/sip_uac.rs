@@ -299,3 +299,19 @@ async fn the_operator_holds_and_transfers_by_refer() {
     assert_eq!(sip.event(call).await, CallEvent::HungUp);
     assert_eq!(sip.event(call).await, CallEvent::Ended);
 }
+
+#[tokio::test]
+async fn the_agent_phone_registers_with_the_real_server() {
+    let server = common::TestServer::start(vec![common::agent(
+        "olga",
+        "olga-password",
+        &[Algorithm::Md5],
+    )])
+    .await;
+    let olga = AgentPhone::register(server.sip(), "olga", "olga-password").await;
+    assert_eq!(
+        server.running.registered_contacts("olga"),
+        [format!("sip:olga@{}", olga.local_sip)]
+    );
+    server.running.stop().await.unwrap();
+}
