@@ -140,12 +140,16 @@ impl Endpoint {
         } else {
             ""
         };
-        // The INVITE is an in-dialog request shape minus the To tag (which
-        // `Dialog::request` leaves empty until the answer brings one).
-        let mut request = invite_builder(&dialog, &branch, &self.config.user_agent)
-            .header("Contact", &format!("<sip:{user}@{local}{transport_param}>"))
-            .header("Allow", super::ALLOW)
-            .header("Supported", "");
+        let mut request = initial_request(
+            &dialog,
+            Method::Invite,
+            &call.request_uri,
+            &branch,
+            &self.config.user_agent,
+        )
+        .header("Contact", &format!("<sip:{user}@{local}{transport_param}>"))
+        .header("Allow", super::ALLOW)
+        .header("Supported", "");
         for (name, value) in &call.extra_headers {
             if is_token(name) {
                 request = request.header(name, value);
@@ -252,7 +256,7 @@ impl Endpoint {
         let branch = uac.invite_key.branch.clone();
         let request_uri = uac.request_uri.clone();
         let bytes =
-            invite_builder_with(dialog, Method::Cancel, &request_uri, &branch, &user_agent).build();
+            initial_request(dialog, Method::Cancel, &request_uri, &branch, &user_agent).build();
         let key = dialog.client_key(&branch, "CANCEL");
         let peer = dialog.peer;
         self.call_timers.push(Reverse((give_up_at, call)));
@@ -483,19 +487,9 @@ impl Endpoint {
     }
 }
 
-/// The INVITE (or its CANCEL) of a dialog: Via with the INVITE's branch,
-/// From with our tag, To without a tag, CSeq 1.
-fn invite_builder(dialog: &Dialog, branch: &str, user_agent: &str) -> RequestBuilder {
-    invite_builder_with(
-        dialog,
-        Method::Invite,
-        &dialog.remote_target,
-        branch,
-        user_agent,
-    )
-}
-
-fn invite_builder_with(
+/// The INVITE that opens a dialog, or its CANCEL: Via with the INVITE's
+/// branch, From with our tag, To still without one, CSeq 1.
+fn initial_request(
     dialog: &Dialog,
     method: Method,
     request_uri: &str,
