@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod error;
 mod inquiries;
+mod reports;
 mod time;
 
 pub use auth::CurrentUser;
@@ -31,6 +32,8 @@ pub struct AppState {
     /// Agent changes the SIP side must apply (a new password takes effect,
     /// a deleted agent's phones are unregistered).
     pub agent_events: tokio::sync::broadcast::Sender<AgentEvent>,
+    /// The service-level threshold of `reports/summary`.
+    pub reports: crate::config::ReportsConfig,
 }
 
 /// What changed about an agent, by login.
@@ -54,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/inquiries", get(inquiries::list))
         .route("/api/v1/inquiries/{id}", get(inquiries::get))
+        .route("/api/v1/reports/summary", get(reports::summary))
+        .route("/api/v1/reports/agents", get(reports::agents))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
