@@ -23,7 +23,6 @@ pub fn mean_rounded(sum: i64, count: u64) -> Option<i64> {
     if count == 0 {
         return None;
     }
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
     let mean = (sum as f64 / count as f64).round() as i64;
     Some(mean)
 }
@@ -34,7 +33,6 @@ pub fn share(part: u64, whole: u64) -> Option<f64> {
     if whole == 0 {
         return None;
     }
-    #[allow(clippy::cast_precision_loss)]
     let fraction = part as f64 / whole as f64;
     Some((fraction * 10_000.0).round() / 10_000.0)
 }
