@@ -691,3 +691,41 @@ async fn only_head_and_admin_get_reports_and_bad_input_is_422_per_field() {
     assert_eq!(fields(&r)["to"], "must not be before from");
     s.stop().await;
 }
+
+#[test]
+fn the_command_line_refuses_bad_dates_and_a_missing_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .arg("report")
+            .args(args)
+            .current_dir(dir.path())
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--from", "2025-02-30", "--to", "2025-03-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: --from: must be a date written YYYY-MM-DD\n"
+    );
+    let out = run(&[
+        "--from",
+        "2025-03-01",
+        "--to",
+        "2025-03-01",
+        "--database",
+        "sqlite://none.db",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: database file none.db not found\n"
+    );
+    assert!(
+        !dir.path().join("none.db").exists(),
+        "no empty database left behind"
+    );
+    assert!(out.stdout.is_empty());
+}
