@@ -127,7 +127,8 @@ pub async fn summary(
         now_ms(),
     )
     .await?;
-    Ok(render(format, "summary", &report, summary_csv))
+    let file_name = format!("hotline-summary-{}_{}.csv", report.from, report.to);
+    Ok(render(format, file_name, &report, summary_csv))
 }
 
 #[utoipa::path(
@@ -161,29 +162,14 @@ pub async fn agents(
     let range = parse_range(p.from.as_deref(), p.to.as_deref(), p.tz.as_deref(), errors)?;
     audit_report(&state, &user, "agents", raw_query.as_deref()).await?;
     let report = agents_report(&state.store, &range, now_ms()).await?;
-    Ok(render(format, "agents", &report, agents_csv))
+    let file_name = format!("hotline-agents-{}_{}.csv", report.from, report.to);
+    Ok(render(format, file_name, &report, agents_csv))
 }
 
-/// Which part of a report carries its range, for the download's name.
-trait Ranged {
-    fn range_label(&self) -> String;
-}
-
-impl Ranged for SummaryReport {
-    fn range_label(&self) -> String {
-        format!("{}_{}", self.from, self.to)
-    }
-}
-
-impl Ranged for AgentsReport {
-    fn range_label(&self) -> String {
-        format!("{}_{}", self.from, self.to)
-    }
-}
-
-fn render<R: Serialize + Ranged>(
+/// The report as JSON, or as a CSV download named `file_name`.
+fn render<R: Serialize>(
     format: Format,
-    kind: &str,
+    file_name: String,
     report: &R,
     csv: fn(&R) -> String,
 ) -> Response {
@@ -194,10 +180,7 @@ fn render<R: Serialize + Ranged>(
                 (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
                 (
                     CONTENT_DISPOSITION,
-                    format!(
-                        "attachment; filename=\"hotline-{kind}-{}.csv\"",
-                        report.range_label()
-                    ),
+                    format!("attachment; filename=\"{file_name}\""),
                 ),
             ],
             csv(report),

@@ -112,7 +112,7 @@ pub fn summary(
     }
     let categories = keys(inquiries, |r| r.category.as_deref());
     let topics = keys(inquiries, |r| r.topic.as_deref());
-    let figures = |label: String, first_day: i64, last_day: i64, rows: &[&InquiryRow]| {
+    let row_of = |label: String, first_day: i64, last_day: i64, rows: &[&InquiryRow]| {
         let wrap_up_ms = time_within(
             intervals,
             None,
@@ -139,7 +139,7 @@ pub fn summary(
     let rows = periods
         .iter()
         .zip(&buckets)
-        .map(|(p, rows)| figures(p.label.clone(), p.first_day, p.last_day, rows))
+        .map(|(p, rows)| row_of(p.label.clone(), p.first_day, p.last_day, rows))
         .collect();
     let all: Vec<&InquiryRow> = buckets.iter().flatten().copied().collect();
     SummaryReport {
@@ -149,7 +149,7 @@ pub fn summary(
         group,
         service_level_s,
         periods: rows,
-        total: figures("total".into(), range.first_day, range.last_day, &all),
+        total: row_of("total".into(), range.first_day, range.last_day, &all),
     }
 }
 
