@@ -246,3 +246,72 @@ fn figures(
         avg_handle_ms: mean_rounded(talk_sum.saturating_add(wrap_up_ms), talks.len() as u64),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::state_time::{StateChange, state_intervals};
+
+    fn call(at: i64, wait_ms: Option<i64>, answered: bool) -> InquiryRow {
+        InquiryRow {
+            channel: Channel::Phone,
+            category: None,
+            topic: Some("admission".into()),
+            status: if answered {
+                InquiryStatus::InProgress
+            } else {
+                InquiryStatus::Abandoned
+            },
+            agent: answered.then(|| "anna".to_string()),
+            created_at_ms: at,
+            answered_at_ms: answered.then_some(at + 1),
+            resolved_at_ms: None,
+            wait_ms,
+            talk_ms: answered.then_some(60_000),
+        }
+    }
+
+    #[test]
+    fn service_level_counts_answered_calls_only_and_the_threshold_is_inclusive() {
+        // 2025-03-03 and 2025-03-04, UTC.
+        let range = DateRange::parse(Some("2025-03-03"), Some("2025-03-04"), None).unwrap();
+        let day1 = range.start_ms();
+        let rows = [
+            call(day1, Some(20_000), true),
+            call(day1 + 1, Some(20_001), true),
+            call(day1 + 2, Some(1_000), false),
+            call(day1 + 3, None, true),
+        ];
+        let wrap_up = state_intervals(
+            &[StateChange {
+                agent: "anna".into(),
+                at_ms: day1 + 1000,
+                to: Some(AgentState::WrapUp),
+            }],
+            day1,
+            day1 + 1000 + 30_000,
+        );
+        let report = summary(&range, Group::Day, 20, &rows, &wrap_up);
+        let first = &report.periods[0];
+        assert_eq!(first.calls_answered, 3);
+        assert_eq!(first.answered_within_service_level, 1);
+        // The answered call without a known wait is in neither count.
+        assert_eq!(first.service_level, Some(0.5));
+        assert_eq!(first.calls_abandoned, 1);
+        assert_eq!(first.avg_wait_ms, Some(13_667));
+        assert_eq!(first.by_category[NONE_KEY], 4);
+        assert_eq!(first.wrap_up_ms, 30_000);
+        assert_eq!(first.avg_handle_ms, Some((3 * 60_000 + 30_000) / 3));
+
+        // A day with nothing: counts are 0, ratios and means null, and
+        // the keys seen elsewhere in the range are still there.
+        let second = &report.periods[1];
+        assert_eq!(second.inquiries, 0);
+        assert_eq!(second.service_level, None);
+        assert_eq!(second.p90_wait_ms, None);
+        assert_eq!(second.avg_handle_ms, None);
+        assert_eq!(second.by_topic["admission"], 0);
+        assert_eq!(second.by_channel.len(), Channel::ALL.len());
+        assert_eq!(report.total.calls_offered, 4);
+    }
+}
