@@ -235,6 +235,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             live_calls: live_calls.clone(),
             departments: config.departments.clone().into(),
         }),
+        reports: config.reports.clone(),
     };
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {

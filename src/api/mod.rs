@@ -6,6 +6,7 @@ mod auth;
 mod clients;
 mod error;
 mod inquiries;
+mod reports;
 mod routing;
 mod time;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     /// Routing and live calls; `None` where the API runs without them
     /// (their endpoints then answer 503).
     pub routing: Option<RoutingState>,
+    /// The service-level threshold of `reports/summary`.
+    pub reports: crate::config::ReportsConfig,
 }
 
 /// What changed about an agent, by login.
@@ -89,6 +92,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/clients/{id}/managers/{area}",
             put(clients::set_manager).delete(clients::clear_manager),
         )
+        .route("/api/v1/reports/summary", get(reports::summary))
+        .route("/api/v1/reports/agents", get(reports::agents))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
