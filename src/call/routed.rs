@@ -85,12 +85,13 @@ impl Call {
         };
         let personal_manager = match (&agent, &client_id, &area) {
             (Some(AgentTarget::Login(login)), _, _) => Some(login.clone()),
-            (_, Some(client), Some(area)) => {
-                store.personal_manager(client, area).await.unwrap_or_else(|e| {
+            (_, Some(client), Some(area)) => store
+                .personal_manager(client, area)
+                .await
+                .unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "personal manager lookup failed");
                     None
-                })
-            }
+                }),
             _ => None,
         };
         let has_open_inquiry = match &client_id {
@@ -327,7 +328,10 @@ impl Call {
                     .and_then(|t| SessionDescription::parse(t).ok())
                     .and_then(|sdp| accept_answer(&sdp).ok());
                 let Some(accepted) = parsed else {
-                    tracing::warn!(call = self.handle, "agent phone answered with unusable SDP: hanging up that leg");
+                    tracing::warn!(
+                        call = self.handle,
+                        "agent phone answered with unusable SDP: hanging up that leg"
+                    );
                     let login = agent.login().to_string();
                     self.drop_agent_side();
                     self.ctx.routing.agent_declined(self.call_id, &login);
@@ -363,17 +367,16 @@ impl Call {
             }
             CallEvent::Reoffer { offer } => self.agent_reoffer(leg, offer),
             CallEvent::Refer { target, .. } => {
-                let status = match self.refer_target(&target).await {
-                    Some(t) => match self.transfer(t).await {
-                        Ok(()) => 200,
-                        Err(TransferRefused(status)) => status,
-                    },
-                    None => 404,
+                let refused = match self.refer_target(&target).await {
+                    Some(t) => self.transfer(t, Some(leg)).await.err(),
+                    None => Some(TransferRefused(404)),
                 };
-                tracing::info!(call = self.handle, target = %target, status, "REFER from the agent");
-                self.ctx
-                    .shell
-                    .with_endpoint(|e| e.refer_outcome(leg, status, Instant::now()));
+                tracing::info!(call = self.handle, target = %target, refused = ?refused, "REFER from the agent");
+                if let Some(TransferRefused(status)) = refused {
+                    self.ctx
+                        .shell
+                        .with_endpoint(|e| e.refer_outcome(leg, status, Instant::now()));
+                }
             }
             CallEvent::Progress { .. }
             | CallEvent::Confirmed
@@ -574,7 +577,7 @@ impl Call {
                 self.hang_up();
             }
             CallControl::Transfer(target) => {
-                if let Err(TransferRefused(status)) = self.transfer(target).await {
+                if let Err(TransferRefused(status)) = self.transfer(target, None).await {
                     tracing::info!(call = self.handle, status, "API transfer refused");
                 }
             }
@@ -601,8 +604,13 @@ impl Call {
 
     /// Blind transfer: the current agent is let go, the caller hears
     /// "transferring" then music, and routing offers the call anew. One
-    /// inquiry throughout; each leg shows in its event timeline.
-    async fn transfer(&mut self, target: TransferTarget) -> Result<(), TransferRefused> {
+    /// inquiry throughout; each leg shows in its event timeline. A REFER's
+    /// leg (`referred_on`) hears the NOTIFY before it is released.
+    async fn transfer(
+        &mut self,
+        target: TransferTarget,
+        referred_on: Option<CallHandle>,
+    ) -> Result<(), TransferRefused> {
         if self.caller_gone || self.queue.is_none() {
             return Err(TransferRefused(481));
         }
@@ -621,8 +629,16 @@ impl Call {
         };
         let routing = self.ctx.routing.clone();
         let result = match (&queue, &login) {
-            (Some(q), _) => routing.transfer_to_queue(self.call_id, q, self.orders.clone()).await,
-            (None, Some(l)) => routing.transfer_to_agent(self.call_id, l, self.orders.clone()).await,
+            (Some(q), _) => {
+                routing
+                    .transfer_to_queue(self.call_id, q, self.orders.clone())
+                    .await
+            }
+            (None, Some(l)) => {
+                routing
+                    .transfer_to_agent(self.call_id, l, self.orders.clone())
+                    .await
+            }
             (None, None) => return Err(TransferRefused(404)),
         };
         if let Err(e) = result {
@@ -633,6 +649,11 @@ impl Call {
             }));
         }
         tracing::info!(call = self.handle, inquiry = %self.inquiry_id, queue = ?queue, agent = ?login, "call transferred");
+        if let Some(leg) = referred_on {
+            self.ctx
+                .shell
+                .with_endpoint(|e| e.refer_outcome(leg, 200, Instant::now()));
+        }
         self.stage_end_of_talk();
         self.drop_agent_side();
         self.transfers += 1;
