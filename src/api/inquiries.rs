@@ -20,12 +20,18 @@ const DAY_MS: i64 = 86_400_000;
 
 /// Query of the list. All strings, so that a bad value becomes a 422 that
 /// names the field rather than a generic 400.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListParams {
+    /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    #[param(value_type = Option<crate::store::InquiryStatus>)]
     status: Option<String>,
+    #[param(value_type = Option<crate::store::Channel>)]
     channel: Option<String>,
     category: Option<String>,
     topic: Option<String>,
@@ -39,14 +45,14 @@ pub(super) struct ListParams {
     to: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Page<T> {
     items: Vec<T>,
     next_cursor: Option<String>,
 }
 
 /// One inquiry with its timeline, oldest event first.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct InquiryWithEvents {
     #[serde(flatten)]
     inquiry: Inquiry,
@@ -129,6 +135,18 @@ fn parse_filter(p: ListParams) -> Result<(InquiryFilter, i64, Option<String>), A
 
 const DATE_FORMATS: &str = "must be an RFC 3339 time (2025-03-01T09:30:00Z) or a date (2025-03-01)";
 
+#[utoipa::path(
+    get, path = "/api/v1/inquiries", tag = "inquiries",
+    params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of inquiries, newest first", body = Page<Inquiry>),
+        (status = 400, description = "Malformed or unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager asked for another agent's inquiries", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid filter values", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -153,6 +171,17 @@ pub(super) async fn list(
     Ok(Json(Page { items, next_cursor }))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/inquiries/{id}", tag = "inquiries",
+    params(("id" = String, Path, description = "Inquiry id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The inquiry with its timeline", body = InquiryWithEvents),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager asked for another agent's inquiry", body = super::error::ErrorBody),
+        (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn get(
     State(state): State<AppState>,
     user: CurrentUser,

@@ -21,7 +21,7 @@ use std::fmt;
 pub const ADMIN_LOGIN: &str = "admin";
 
 /// A queue an agent serves, with a skill level (higher = preferred).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueSkill {
     pub queue: String,
     pub skill: u8,

@@ -17,7 +17,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How the contact arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Phone,
@@ -48,7 +50,9 @@ impl Channel {
 }
 
 /// Where an inquiry stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum InquiryStatus {
     New,
@@ -191,7 +195,7 @@ pub struct InquiryUpdate {
 
 /// An inquiry as stored. Serialises to the API's JSON (ARCHITECTURE §6):
 /// `from` for the address, times as RFC 3339 (`created_at`, ...).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Inquiry {
     pub id: String,
     pub channel: Channel,
@@ -207,17 +211,22 @@ pub struct Inquiry {
     pub call_id: Option<String>,
     pub language: Option<String>,
     #[serde(rename = "created_at", serialize_with = "super::serde_time::ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at_ms: i64,
     #[serde(rename = "answered_at", serialize_with = "super::serde_time::opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub answered_at_ms: Option<i64>,
     #[serde(rename = "ended_at", serialize_with = "super::serde_time::opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub ended_at_ms: Option<i64>,
     #[serde(rename = "resolved_at", serialize_with = "super::serde_time::opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at_ms: Option<i64>,
     #[serde(
         rename = "client_informed_at",
         serialize_with = "super::serde_time::opt_ms"
     )]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub client_informed_at_ms: Option<i64>,
     pub wait_ms: Option<i64>,
     pub talk_ms: Option<i64>,
