@@ -201,21 +201,22 @@ pub(super) async fn get(
 #[serde(deny_unknown_fields)]
 #[schema(as = NewAgent)]
 pub(super) struct CreateAgentBody {
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, pattern = r"^[a-z0-9._-]{1,64}$")]
     login: Option<String>,
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, max_length = 200, pattern = r"\S")]
     name: Option<String>,
     /// Default `contact_manager`.
     #[schema(value_type = Option<Role>)]
     role: Option<String>,
     /// Opens both the API and the SIP phone (digest).
-    #[schema(required = true, value_type = String)]
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 1024)]
     password: Option<String>,
+    /// Each queue at most once.
     #[serde(default)]
     #[schema(value_type = Vec<QueueSkillInput>)]
     queues: Vec<QueueSkill>,
-    /// Default `["MD5"]`.
-    #[schema(value_type = Option<Vec<Algorithm>>)]
+    /// Default `["MD5"]`; each at most once.
+    #[schema(value_type = Option<Vec<Algorithm>>, min_items = 1, max_items = 2)]
     digest_algorithms: Option<Vec<String>>,
     #[serde(default)]
     nat: bool,
@@ -226,13 +227,16 @@ pub(super) struct CreateAgentBody {
 #[serde(deny_unknown_fields)]
 #[schema(as = AgentPatch)]
 pub(super) struct PatchAgentBody {
+    #[schema(max_length = 200, pattern = r"\S")]
     name: Option<String>,
     #[schema(value_type = Option<Role>)]
     role: Option<String>,
+    #[schema(min_length = 8, max_length = 1024)]
     password: Option<String>,
+    /// Each queue at most once.
     #[schema(value_type = Option<Vec<QueueSkillInput>>)]
     queues: Option<Vec<QueueSkill>>,
-    #[schema(value_type = Option<Vec<Algorithm>>)]
+    #[schema(value_type = Option<Vec<Algorithm>>, min_items = 1, max_items = 2)]
     digest_algorithms: Option<Vec<String>>,
     nat: Option<bool>,
 }
@@ -243,9 +247,21 @@ pub(super) struct PatchAgentBody {
 #[serde(untagged)]
 #[allow(dead_code)]
 pub(super) enum QueueSkillInput {
-    Name(String),
-    WithSkill(QueueSkill),
+    Name(QueueName),
+    WithSkill {
+        queue: QueueName,
+        /// Default 1; higher = preferred.
+        #[serde(default)]
+        #[schema(minimum = 0, maximum = 255)]
+        skill: u8,
+    },
 }
+
+/// A queue's name as the store accepts it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(pattern = r"^[a-z0-9_-]{1,64}$")]
+#[allow(dead_code)]
+pub(super) struct QueueName(String);
 
 fn required(errors: &mut Vec<FieldError>, field: &'static str, value: Option<String>) -> String {
     value.unwrap_or_else(|| {

@@ -24,6 +24,7 @@ pub const ADMIN_LOGIN: &str = "admin";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueSkill {
     pub queue: String,
+    #[schema(minimum = 0, maximum = 255)]
     pub skill: u8,
 }
 
