@@ -10,6 +10,7 @@ mod agents;
 mod audit;
 mod bindings;
 mod clients;
+mod crm_outbox;
 mod events;
 pub mod ids;
 mod inquiries;
@@ -24,6 +25,7 @@ pub use agents::{
 };
 pub use audit::AuditEntry;
 pub use clients::Client;
+pub use crm_outbox::{CrmKind, CrmPush, OutboxEntry, OutboxRow};
 pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED};
 pub use inquiries::{
     Channel, Inquiry, InquiryFilter, InquiryStatus, InquiryUpdate, MAX_INQUIRY_PAGE, NewInquiry,
