@@ -16,7 +16,7 @@
 
 use crate::config::CrmConfig;
 use crate::mask::mask_phone;
-use crate::store::{CrmKind, CrmPush, InquiryStatus, OutboxRow, Store};
+use crate::store::{AuditEntry, CrmKind, CrmPush, InquiryStatus, OutboxRow, Store};
 use rand::Rng;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,6 +25,10 @@ use tokio::task::JoinHandle;
 
 /// Rows taken from the outbox per query.
 const BATCH: i64 = 50;
+
+/// `actor` of the audit rows of pushes (not a login: no user can have it,
+/// logins are lower-case letters, digits, '.', '_' and '-').
+pub const AUDIT_ACTOR: &str = "CRM sync";
 
 /// Retry delays: `first_ms` after the first failure, doubling per failure
 /// up to `max_ms`. Each delay is drawn from its upper half (half fixed,
@@ -335,6 +339,25 @@ async fn deliver(store: &Store, crm: &AmoCrm, backoff: &Backoff, row: &OutboxRow
     let written = match result {
         Ok(()) => {
             tracing::info!(id = %row.id, phone = %phone, attempts = row.attempts + 1, "pushed to amoCRM");
+            // Client data left the system: audited like any other read.
+            let audited = store
+                .audit(
+                    &AuditEntry {
+                        actor: AUDIT_ACTOR,
+                        action: "export",
+                        object_kind: "inquiry",
+                        object_id: Some(&row.push.inquiry_id),
+                        detail: Some(match row.kind {
+                            CrmKind::Contact => "amoCRM contact",
+                            CrmKind::Call => "amoCRM call",
+                        }),
+                    },
+                    now,
+                )
+                .await;
+            if let Err(e) = audited {
+                tracing::warn!(id = %row.id, error = %e, "crm: cannot write the audit row");
+            }
             store.crm_sent(&row.id, now).await
         }
         Err(e) => match classify(e.status) {

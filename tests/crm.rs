@@ -156,6 +156,10 @@ fn config_with_crm(dir: &tempfile::TempDir, crm: SocketAddr) -> Config {
     config
 }
 
+fn dir_url(dir: &tempfile::TempDir) -> String {
+    test_config(dir, vec![]).database.url
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -269,6 +273,10 @@ async fn a_call_arrives_exactly_once_after_the_crm_recovers() {
     assert_eq!(call["duration"], 65);
     assert_eq!(call["call_status"], 4);
     assert_eq!(call["source"], "hotline");
+    // Client data left for the CRM: audited, once per push.
+    let store = Store::connect(&dir_url(&dir)).await.unwrap();
+    assert_eq!(store.count_audit("inquiry", &id).await.unwrap(), 2);
+    store.close().await;
     assert_eq!(amo.call_requests.load(Ordering::SeqCst), 1);
     // Found the second time, not created again.
     assert_eq!(amo.contacts(), [(1000, "+79161234567".to_string())]);
