@@ -215,8 +215,7 @@ pub(super) struct CreateAgentBody {
     #[serde(default)]
     #[schema(value_type = Vec<QueueSkillInput>)]
     queues: Vec<QueueSkill>,
-    /// Default `["MD5"]`; each at most once.
-    #[schema(value_type = Option<Vec<Algorithm>>, min_items = 1, max_items = 2)]
+    #[schema(schema_with = algorithm_list)]
     digest_algorithms: Option<Vec<String>>,
     #[serde(default)]
     nat: bool,
@@ -236,9 +235,22 @@ pub(super) struct PatchAgentBody {
     /// Each queue at most once.
     #[schema(value_type = Option<Vec<QueueSkillInput>>)]
     queues: Option<Vec<QueueSkill>>,
-    #[schema(value_type = Option<Vec<Algorithm>>, min_items = 1, max_items = 2)]
+    #[schema(schema_with = algorithm_list)]
     digest_algorithms: Option<Vec<String>>,
     nat: Option<bool>,
+}
+
+/// `digest_algorithms` of a request: each at most once, in order of
+/// preference (`uniqueItems`, which the derive cannot say).
+fn algorithm_list() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(utoipa::openapi::Ref::from_schema_name("Algorithm"))
+        .min_items(Some(1))
+        .unique_items(true)
+        .description(Some("Challenges offered, in order; default `[\"MD5\"]`."))
+        .build()
 }
 
 /// A queue as a request may give it: a name (skill 1) or with a skill.
@@ -248,13 +260,19 @@ pub(super) struct PatchAgentBody {
 #[allow(dead_code)]
 pub(super) enum QueueSkillInput {
     Name(QueueName),
-    WithSkill {
-        queue: QueueName,
-        /// Default 1; higher = preferred.
-        #[serde(default)]
-        #[schema(minimum = 0, maximum = 255)]
-        skill: u8,
-    },
+    WithSkill(QueueSkillTable),
+}
+
+/// `{"queue": "general", "skill": 3}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(super) struct QueueSkillTable {
+    queue: QueueName,
+    /// Default 1; higher = preferred.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 255)]
+    skill: u8,
 }
 
 /// A queue's name as the store accepts it.

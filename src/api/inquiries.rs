@@ -39,9 +39,11 @@ pub(super) struct ListParams {
     agent: Option<String>,
     client_id: Option<String>,
     /// Created at or after: RFC 3339, or a date (from its UTC midnight).
+    #[param(format = DateTime)]
     from: Option<String>,
     /// Created before: RFC 3339 (exclusive), or a date (that whole UTC day
     /// included).
+    #[param(format = DateTime)]
     to: Option<String>,
 }
 

@@ -10,6 +10,7 @@
 #   SCHEMATHESIS_VENV  virtualenv to use/create (default ~/.cache/hotline/schemathesis-VERSION)
 #   MAX_EXAMPLES       test cases per operation and phase (default 25)
 #   MAX_TIME           time budget of the whole run in s (default 120)
+#   CHECKS             schemathesis checks (default: the four below; "all" to explore)
 #   KEEP_WORK=1        keep the temp directory (DB, server log, report)
 #
 # What it checks: the server (fresh SQLite database, HOTLINE_ADMIN_PASSWORD
@@ -31,6 +32,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 MAX_EXAMPLES=${MAX_EXAMPLES:-25}
 MAX_TIME=${MAX_TIME:-120}
+CHECKS=${CHECKS:-not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance}
 
 say() { printf 'schemathesis: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -127,7 +129,7 @@ set +e
 "$ST" run "$BASE/api/v1/openapi.json" \
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
-  --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
+  --checks "$CHECKS" \
   --max-examples "$MAX_EXAMPLES" \
   --max-time "$MAX_TIME" \
   --workers 1 \
