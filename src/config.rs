@@ -55,6 +55,7 @@ pub struct Config {
     pub recording: RecordingConfig,
     /// Structural departments whose heads take "other" callers by transfer.
     pub departments: Vec<DepartmentConfig>,
+    pub crm: CrmConfig,
 }
 
 impl Default for Config {
@@ -72,7 +73,117 @@ impl Default for Config {
             recording: RecordingConfig::default(),
             departments: Vec::new(),
             reports: ReportsConfig::default(),
+            crm: CrmConfig::default(),
         }
+    }
+}
+
+/// The optional amoCRM sync (`crate::crm`): on when both the account URL
+/// and the token are set.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrmConfig {
+    /// `https://ACCOUNT.amocrm.ru`.
+    pub amocrm_url: Option<String>,
+    /// Long-lived token of an amoCRM integration (sent as a bearer token).
+    pub amocrm_token: Option<String>,
+    /// amoCRM user id recorded as the calls' author and responsible user.
+    pub amocrm_user_id: Option<i64>,
+    /// `source` of the calls in amoCRM.
+    pub source: String,
+    /// How often the outbox is checked for new rows.
+    pub poll_interval_ms: u64,
+    /// First retry delay after a failed push; it doubles (with jitter) per
+    /// attempt up to `retry_max_ms`.
+    pub retry_first_ms: u64,
+    pub retry_max_ms: u64,
+    /// One HTTP request to amoCRM gives up after this.
+    pub request_timeout_ms: u64,
+}
+
+impl CrmConfig {
+    pub fn enabled(&self) -> bool {
+        self.amocrm_url.is_some() && self.amocrm_token.is_some()
+    }
+
+    fn check(&self, out: &mut Vec<Finding>) {
+        match (&self.amocrm_url, &self.amocrm_token) {
+            (Some(_), None) => out.push(Finding::new(
+                "crm.amocrm_token",
+                "amocrm_url is set but amocrm_token is not".into(),
+            )),
+            (None, Some(_)) => out.push(Finding::new(
+                "crm.amocrm_url",
+                "amocrm_token is set but amocrm_url is not".into(),
+            )),
+            _ => {}
+        }
+        if let Some(url) = &self.amocrm_url {
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"));
+            if host.is_none_or(|h| {
+                h.trim_end_matches('/').is_empty() || h.contains(char::is_whitespace)
+            }) {
+                out.push(Finding::new(
+                    "crm.amocrm_url",
+                    format!("amocrm_url {url:?} is not an http(s) URL such as https://x.amocrm.ru"),
+                ));
+            }
+        }
+        for (key, value) in [
+            ("crm.poll_interval_ms", self.poll_interval_ms),
+            ("crm.retry_first_ms", self.retry_first_ms),
+            ("crm.request_timeout_ms", self.request_timeout_ms),
+        ] {
+            if value == 0 {
+                let short = key.rsplit('.').next().unwrap_or(key);
+                out.push(Finding::new(key, format!("{short} must be at least 1")));
+            }
+        }
+        if self.retry_max_ms < self.retry_first_ms {
+            out.push(Finding::new(
+                "crm.retry_max_ms",
+                format!(
+                    "retry_max_ms ({}) is below retry_first_ms ({})",
+                    self.retry_max_ms, self.retry_first_ms
+                ),
+            ));
+        }
+    }
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        CrmConfig {
+            amocrm_url: None,
+            amocrm_token: None,
+            amocrm_user_id: None,
+            source: "hotline".to_string(),
+            poll_interval_ms: 1000,
+            retry_first_ms: 1000,
+            retry_max_ms: 600_000,
+            request_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// The token stays out of logs.
+impl fmt::Debug for CrmConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CrmConfig")
+            .field("amocrm_url", &self.amocrm_url)
+            .field(
+                "amocrm_token",
+                &self.amocrm_token.as_ref().map(|_| "<secret>"),
+            )
+            .field("amocrm_user_id", &self.amocrm_user_id)
+            .field("source", &self.source)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("retry_first_ms", &self.retry_first_ms)
+            .field("retry_max_ms", &self.retry_max_ms)
+            .field("request_timeout_ms", &self.request_timeout_ms)
+            .finish()
     }
 }
 
@@ -860,6 +971,7 @@ impl Config {
             }
         }
         self.check_routing(&mut out);
+        self.crm.check(&mut out);
         out
     }
 

@@ -9,6 +9,7 @@ pub mod acd;
 pub mod api;
 pub mod call;
 pub mod config;
+pub mod crm;
 pub mod ivr;
 pub mod mask;
 pub mod media;

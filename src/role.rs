@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The role of a user or agent (ARCHITECTURE §5, §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     ContactManager,

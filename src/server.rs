@@ -171,7 +171,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let (calls_tx, calls_rx) = mpsc::unbounded_channel();
     let shell = SipShell::new(endpoint, udp, limits, tcp_limits, persist_tx, calls_tx);
-    let (inquiries, inquiry_writer) = InquiryWriter::spawn(store.clone());
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stop_calls_tx, stop_calls_rx) = watch::channel(false);
     // Routing runs until the second stop phase: calls ending in the first
@@ -179,6 +178,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (routing, routing_task) =
         routing::start(&config.queues, store.clone(), unix_ms(), stop_rx.clone()).await?;
     let live_calls = LiveCalls::new();
+    let (inquiries, inquiry_writer) =
+        InquiryWriter::spawn_with_crm_outbox(store.clone(), config.crm.enabled());
     let call_ctx = Arc::new(CallContext {
         shell: shell.clone(),
         flows: registry.clone(),
@@ -255,7 +256,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         Duration::from_millis(config.ivr.reload_interval_ms),
         stop_rx.clone(),
     );
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(transport::run_udp(shell.clone(), stop_rx.clone())),
         tokio::spawn(transport::run_tcp(shell.clone(), tcp, stop_rx.clone())),
         tokio::spawn(transport::run_timers(shell.clone(), stop_rx.clone())),
@@ -276,6 +277,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         watcher,
         brake,
     ];
+    tasks.extend(crate::crm::spawn(
+        store.clone(),
+        &config.crm,
+        stop_rx.clone(),
+    )?);
     Ok(Running {
         sip_addr,
         http_addr,

@@ -3,7 +3,7 @@
 //! themselves. Passwords and HA1 never leave the store.
 
 use super::auth::CurrentUser;
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, ErrorBody};
 use super::time::rfc3339_from_ms;
 use super::{AgentEvent, AppState, now_ms};
 use crate::role::{AccessLevel, Role};
@@ -22,7 +22,9 @@ use std::collections::HashMap;
 const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 1000;
 
-#[derive(Serialize)]
+/// An agent as the API shows it: never its password or HA1.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Agent)]
 pub(super) struct AgentView {
     login: String,
     name: String,
@@ -32,16 +34,23 @@ pub(super) struct AgentView {
     nat: bool,
     /// `offline` without a live registration, else `available`; the ACD
     /// states (ringing, busy, ...) arrive with routing.
+    #[schema(value_type = String, example = "offline")]
     state: &'static str,
     registrations: Vec<RegistrationView>,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
-#[derive(Serialize)]
+/// One live SIP registration of the agent's phone.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Registration)]
 struct RegistrationView {
     contact: String,
+    /// `udp` or `tcp`.
     transport: String,
+    /// Address the REGISTER came from.
     source: String,
+    #[schema(format = DateTime)]
     expires_at: String,
     user_agent: Option<String>,
 }
@@ -78,18 +87,37 @@ async fn view_one(state: &AppState, agent: Agent) -> Result<AgentView, ApiError>
     Ok(view(agent, bindings))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
+    /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A page of agents, ordered by login.
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Page<T> {
     items: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
     next_cursor: Option<String>,
 }
 
+/// Lists agents with their live registrations (head and admin).
+#[utoipa::path(
+    get, path = "/api/v1/agents", tag = "agents",
+    params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of agents", body = Page<AgentView>),
+        (status = 400, description = "Malformed query", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "Role may not list agents", body = ErrorBody),
+        (status = 422, description = "Invalid `limit`", body = ErrorBody),
+    )
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -135,6 +163,18 @@ pub(super) async fn list(
     Ok(Json(Page { items, next_cursor }))
 }
 
+/// One agent; a manager may read only themselves.
+#[utoipa::path(
+    get, path = "/api/v1/agents/{login}", tag = "agents",
+    params(("login" = String, Path, description = "The agent's login")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The agent", body = AgentView),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "Another agent, and the role is a manager", body = ErrorBody),
+        (status = 404, description = "No such agent", body = ErrorBody),
+    )
+)]
 pub(super) async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -154,30 +194,92 @@ pub(super) async fn get(
 
 /// Body of `POST /api/v1/agents`. Strings where the domain type would
 /// reject a value, so a bad role or algorithm becomes a field error.
-#[derive(Deserialize)]
+///
+/// The document lists what is accepted; a missing required field is a 422
+/// naming it, not a generic 400.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewAgent)]
 pub(super) struct CreateAgentBody {
+    #[schema(required = true, value_type = String, pattern = r"^[a-z0-9._-]{1,64}$")]
     login: Option<String>,
+    #[schema(required = true, value_type = String, max_length = 200, pattern = r"\S")]
     name: Option<String>,
+    /// Default `contact_manager`.
+    #[schema(value_type = Option<Role>)]
     role: Option<String>,
+    /// Opens both the API and the SIP phone (digest).
+    #[schema(required = true, value_type = String, min_length = 8, max_length = 1024)]
     password: Option<String>,
+    /// Each queue at most once.
     #[serde(default)]
+    #[schema(value_type = Vec<QueueSkillInput>)]
     queues: Vec<QueueSkill>,
+    #[schema(schema_with = algorithm_list)]
     digest_algorithms: Option<Vec<String>>,
     #[serde(default)]
     nat: bool,
 }
 
-#[derive(Deserialize)]
+/// Body of `PATCH /api/v1/agents/{login}`: only the fields given change.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AgentPatch)]
 pub(super) struct PatchAgentBody {
+    #[schema(max_length = 200, pattern = r"\S")]
     name: Option<String>,
+    #[schema(value_type = Option<Role>)]
     role: Option<String>,
+    #[schema(min_length = 8, max_length = 1024)]
     password: Option<String>,
+    /// Each queue at most once.
+    #[schema(value_type = Option<Vec<QueueSkillInput>>)]
     queues: Option<Vec<QueueSkill>>,
+    #[schema(schema_with = algorithm_list)]
     digest_algorithms: Option<Vec<String>>,
     nat: Option<bool>,
 }
+
+/// `digest_algorithms` of a request: each at most once, in order of
+/// preference (`uniqueItems`, which the derive cannot say).
+fn algorithm_list() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(utoipa::openapi::Ref::from_schema_name("Algorithm"))
+        .min_items(Some(1))
+        .unique_items(true)
+        .description(Some("Challenges offered, in order; default `[\"MD5\"]`."))
+        .build()
+}
+
+/// A queue as a request may give it: a name (skill 1) or with a skill.
+/// Documentation only: [`QueueSkill`]'s own `Deserialize` accepts both.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(super) enum QueueSkillInput {
+    Name(QueueName),
+    WithSkill(QueueSkillTable),
+}
+
+/// `{"queue": "general", "skill": 3}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(super) struct QueueSkillTable {
+    queue: QueueName,
+    /// Default 1; higher = preferred.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 255)]
+    skill: u8,
+}
+
+/// A queue's name as the store accepts it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(pattern = r"^[a-z0-9_-]{1,64}$")]
+#[allow(dead_code)]
+pub(super) struct QueueName(String);
 
 fn required(errors: &mut Vec<FieldError>, field: &'static str, value: Option<String>) -> String {
     value.unwrap_or_else(|| {
@@ -231,6 +333,21 @@ fn parse_algorithms(
     Some(algorithms)
 }
 
+/// Creates an agent, who is also a user of the API (admin).
+#[utoipa::path(
+    post, path = "/api/v1/agents", tag = "agents",
+    request_body = CreateAgentBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = AgentView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 409, description = "The login is taken", body = ErrorBody),
+        (status = 415, description = "Not `application/json`", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -268,6 +385,23 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(view_one(&state, agent).await?)))
 }
 
+/// Changes an agent (admin). A new password takes effect on the phone too.
+#[utoipa::path(
+    patch, path = "/api/v1/agents/{login}", tag = "agents",
+    params(("login" = String, Path, description = "The agent's login")),
+    request_body = PatchAgentBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed agent", body = AgentView),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such agent", body = ErrorBody),
+        (status = 409, description = "Would demote the last admin", body = ErrorBody),
+        (status = 415, description = "Not `application/json`", body = ErrorBody),
+        (status = 422, description = "Invalid fields", body = ErrorBody),
+    )
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -310,6 +444,19 @@ pub(super) async fn update(
     Ok(Json(view_one(&state, agent).await?))
 }
 
+/// Deletes an agent and unregisters its phones (admin).
+#[utoipa::path(
+    delete, path = "/api/v1/agents/{login}", tag = "agents",
+    params(("login" = String, Path, description = "The agent's login")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 404, description = "No such agent", body = ErrorBody),
+        (status = 409, description = "The last admin", body = ErrorBody),
+    )
+)]
 pub(super) async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,

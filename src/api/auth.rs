@@ -55,20 +55,32 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct LoginRequest {
     username: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct LoginResponse {
     token: String,
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
 /// Exchanges an agent's login and password for a bearer token. A wrong
 /// password and an unknown user get the same 401, in the same time.
+#[utoipa::path(
+    post, path = "/api/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A bearer token", body = LoginResponse),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "Wrong username or password", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Missing or mistyped fields", body = super::error::ErrorBody),
+    )
+)]
 pub(super) async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,

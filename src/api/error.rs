@@ -7,8 +7,8 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use std::collections::BTreeMap;
 
 /// An error answer. `code` is stable and machine-readable; `message` is for
@@ -93,11 +93,35 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer, as sent and as documented in the
+/// OpenAPI document (one type serves both, so they cannot drift apart).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: see [`ApiError`].
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `unauthenticated`, `invalid_token`,
+    /// `forbidden`, `not_found`, `validation_failed`, ...
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// Request field → what is wrong with it (empty unless validation failed).
+    pub fields: BTreeMap<String, String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": { "code": self.code, "message": self.message, "fields": self.fields }
-        });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                fields: self.fields,
+            },
+        };
         let mut response = (self.status, Json(body)).into_response();
         if let Some(challenge) = self.www_authenticate {
             response.headers_mut().insert(

@@ -52,10 +52,13 @@ pub const INFORM_WAYS: &[&str] = &[
 #[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
     /// Page size, 1 to 1000 (default 100).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    #[param(value_type = Option<crate::store::InquiryStatus>)]
     status: Option<String>,
+    #[param(value_type = Option<crate::store::Channel>)]
     channel: Option<String>,
     category: Option<String>,
     topic: Option<String>,
@@ -66,9 +69,11 @@ pub(super) struct ListParams {
     /// client's name.
     q: Option<String>,
     /// Created at or after: RFC 3339, or a date (from its UTC midnight).
+    #[param(format = DateTime)]
     from: Option<String>,
     /// Created before: RFC 3339 (exclusive), or a date (that whole UTC day
     /// included).
+    #[param(format = DateTime)]
     to: Option<String>,
 }
 
@@ -254,18 +259,16 @@ pub(super) fn parse_limit(
 const DATE_FORMATS: &str = "must be an RFC 3339 time (2025-03-01T09:30:00Z) or a date (2025-03-01)";
 
 #[utoipa::path(
-    get,
-    path = "/api/v1/inquiries",
-    tag = "inquiries",
+    get, path = "/api/v1/inquiries", tag = "inquiries",
     params(ListParams),
+    security(("bearer" = [])),
     responses(
-        (status = 200, description = "Newest first; a manager sees only their own", body = Page<Inquiry>),
-        (status = 400, description = "Unknown query parameter"),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "A manager asked for another agent's inquiries"),
-        (status = 422, description = "A filter is invalid (per-field messages)"),
-    ),
-    security(("bearer" = []))
+        (status = 200, description = "A page of inquiries, newest first", body = Page<Inquiry>),
+        (status = 400, description = "Malformed or unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager asked for another agent's inquiries", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid filter values", body = super::error::ErrorBody),
+    )
 )]
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -311,17 +314,15 @@ pub(super) async fn list(
 }
 
 #[utoipa::path(
-    get,
-    path = "/api/v1/inquiries/{id}",
-    tag = "inquiries",
+    get, path = "/api/v1/inquiries/{id}", tag = "inquiries",
     params(("id" = String, Path, description = "Inquiry id")),
+    security(("bearer" = [])),
     responses(
         (status = 200, description = "The inquiry with its timeline", body = InquiryWithEvents),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Another manager's inquiry (audited)"),
-        (status = 404, description = "No such inquiry"),
-    ),
-    security(("bearer" = []))
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager asked for another agent's inquiry", body = super::error::ErrorBody),
+        (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
+    )
 )]
 pub(super) async fn get(
     State(state): State<AppState>,

@@ -8,6 +8,7 @@ mod error;
 mod inquiries;
 mod reports;
 mod routing;
+pub mod openapi;
 mod time;
 
 pub use auth::CurrentUser;
@@ -94,12 +95,20 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/reports/summary", get(reports::summary))
         .route("/api/v1/reports/agents", get(reports::agents))
+        .merge(openapi::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
 /// Liveness plus a trivial query, so a dead database shows up in monitoring.
+#[utoipa::path(
+    get, path = "/healthz", tag = "system",
+    responses(
+        (status = 200, description = "Serving, database reachable", body = openapi::Health),
+        (status = 503, description = "Database unreachable", body = openapi::Health),
+    )
+)]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),

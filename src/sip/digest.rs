@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Digest hash algorithm. SIP uses `MD5` (RFC 3261) and `SHA-256` (RFC 8760).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Algorithm {
     #[serde(rename = "MD5")]
     Md5,

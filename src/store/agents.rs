@@ -21,9 +21,10 @@ use std::fmt;
 pub const ADMIN_LOGIN: &str = "admin";
 
 /// A queue an agent serves, with a skill level (higher = preferred).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QueueSkill {
     pub queue: String,
+    #[schema(minimum = 0, maximum = 255)]
     pub skill: u8,
 }
 

@@ -19,10 +19,11 @@ pub const INQUIRY_CREATED: &str = "inquiry.created";
 pub const INQUIRY_UPDATED: &str = "inquiry.updated";
 
 /// One entry of the log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: String,
     #[serde(rename = "at", serialize_with = "super::serde_time::ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub at_ms: i64,
     pub kind: String,
     pub inquiry_id: Option<String>,

@@ -61,8 +61,17 @@ pub struct InquiryWriter {
 impl InquiryWriter {
     /// Starts the writing task on the current tokio runtime.
     pub fn spawn(store: Store) -> (InquiryWriter, JoinHandle<()>) {
+        Self::spawn_with_crm_outbox(store, false)
+    }
+
+    /// Like [`spawn`](Self::spawn); with `crm_outbox`, each applied write
+    /// also queues its CRM push in the same transaction (`crate::crm`).
+    pub fn spawn_with_crm_outbox(
+        store: Store,
+        crm_outbox: bool,
+    ) -> (InquiryWriter, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(store, rx));
+        let task = tokio::spawn(run(store, rx, crm_outbox));
         (InquiryWriter { tx }, task)
     }
 
@@ -99,7 +108,7 @@ fn redacted(w: &InquiryWrite) -> String {
     }
 }
 
-async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
+async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>, crm_outbox: bool) {
     let mut batch = Vec::new();
     let mut flushes = Vec::new();
     while let Some(first) = rx.recv().await {
@@ -115,7 +124,7 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
                 None
             };
         }
-        if !batch.is_empty() && !commit_with_retry(&store, &batch).await {
+        if !batch.is_empty() && !commit_with_retry(&store, &batch, crm_outbox).await {
             return;
         }
         batch.clear();
@@ -127,10 +136,10 @@ async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Message>) {
 
 /// Commits `batch`, retrying with exponential backoff. `false` only when
 /// the pool has been closed (shutdown), where retrying cannot help.
-async fn commit_with_retry(store: &Store, batch: &[InquiryWrite]) -> bool {
+async fn commit_with_retry(store: &Store, batch: &[InquiryWrite], crm_outbox: bool) -> bool {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match apply(store, batch).await {
+        match apply(store, batch, crm_outbox).await {
             Ok(()) => return true,
             Err(StoreError::Db(sqlx::Error::PoolClosed)) => {
                 tracing::error!(
@@ -158,7 +167,7 @@ async fn commit_with_retry(store: &Store, batch: &[InquiryWrite]) -> bool {
 /// skipped with an error log rather than failing the batch forever; the
 /// statements avoid raising errors for those cases, so a PostgreSQL
 /// transaction is never left aborted.
-async fn apply(store: &Store, batch: &[InquiryWrite]) -> Result<(), StoreError> {
+async fn apply(store: &Store, batch: &[InquiryWrite], crm_outbox: bool) -> Result<(), StoreError> {
     let mut tx = store.begin_write().await?;
     for w in batch {
         let applied = match w {
@@ -171,6 +180,9 @@ async fn apply(store: &Store, batch: &[InquiryWrite]) -> Result<(), StoreError> 
                 update_in(&mut tx, id, update, *at_ms).await?
             }
         };
+        if applied && crm_outbox {
+            super::crm_outbox::enqueue_for_write_in(&mut tx, w).await?;
+        }
         if !applied {
             tracing::error!(write = %redacted(w), "inquiry writer: write skipped (duplicate id or unknown inquiry)");
         }

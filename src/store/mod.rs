@@ -11,6 +11,7 @@ mod agents;
 mod audit;
 mod bindings;
 mod clients;
+mod crm_outbox;
 mod events;
 pub mod ids;
 mod inquiries;
@@ -29,6 +30,7 @@ pub use clients::{
     Client, ClientFields, MANAGER_AREAS, MAX_CLIENT_PAGE, MessengerHandle, PersonalManager,
     normalize_email, validate_client_fields,
 };
+pub use crm_outbox::{CrmKind, CrmPush, OutboxEntry, OutboxRow};
 pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED};
 pub use inquiries::{
     Channel, ClientKey, Inquiry, InquiryFilter, InquiryStatus, InquiryUpdate, MAX_INQUIRY_PAGE,
