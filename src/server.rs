@@ -195,6 +195,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         realm: realm.clone(),
         token_ttl_s: config.http.token_ttl_s,
         agent_events: agent_events.clone(),
+        channels: std::sync::Arc::new(config.channels.clone()),
     };
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {

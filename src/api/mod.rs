@@ -3,6 +3,7 @@
 
 mod agents;
 mod auth;
+pub mod channels;
 mod error;
 mod inquiries;
 mod time;
@@ -31,6 +32,8 @@ pub struct AppState {
     /// Agent changes the SIP side must apply (a new password takes effect,
     /// a deleted agent's phones are unregistered).
     pub agent_events: tokio::sync::broadcast::Sender<AgentEvent>,
+    /// E-mail and messenger ingest: tokens, secrets, limits.
+    pub channels: std::sync::Arc<crate::config::ChannelsConfig>,
 }
 
 /// What changed about an agent, by login.
@@ -54,6 +57,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/inquiries", get(inquiries::list))
         .route("/api/v1/inquiries/{id}", get(inquiries::get))
+        .route("/api/v1/channels/email", post(channels::email))
+        .route(
+            "/api/v1/channels/messenger/{name}",
+            post(channels::messenger),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -9,6 +9,7 @@
 mod agents;
 mod audit;
 mod bindings;
+mod channels;
 mod clients;
 mod events;
 pub mod ids;
@@ -23,6 +24,7 @@ pub use agents::{
     validate_new_agent, validate_patch,
 };
 pub use audit::AuditEntry;
+pub use channels::{ContactKey, Filed, INQUIRY_MESSAGE};
 pub use clients::Client;
 pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED};
 pub use inquiries::{
