@@ -1147,7 +1147,13 @@ impl SpanIndex {
     /// taken from the parser's own error.
     fn build(text: &str) -> SpanIndex {
         let mut index = SpanIndex::default();
-        if let Ok(root) = toml::from_str::<Node>(text) {
+        // The toml crate has no span for a table only implied by a header
+        // such as `[channels.messenger.telegram]`, and refuses to give the
+        // whole document spans then. Declaring those tables explicitly at
+        // the end keeps every offset of the real text valid.
+        let root = toml::from_str::<Node>(text)
+            .or_else(|_| toml::from_str::<Node>(&with_implied_tables_declared(text)));
+        if let Ok(root) = root {
             index.add_children("", &root);
         }
         index
@@ -1236,6 +1242,36 @@ impl SpanIndex {
             .find(|e| e.key.as_ref().is_some_and(|k| k.start == offset))
             .map(|e| e.path.clone())
     }
+}
+
+/// `text` plus a `[table]` header, at the end, for every table that is only
+/// implied by a longer header (`[a.b.c]` implies `a` and `a.b`). TOML allows
+/// a super-table to be defined after its sub-tables.
+fn with_implied_tables_declared(text: &str) -> String {
+    let mut declared = HashSet::new();
+    let mut implied = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        let header = line
+            .strip_prefix("[[")
+            .and_then(|rest| rest.split_once("]]"))
+            .or_else(|| line.strip_prefix('[').and_then(|rest| rest.split_once(']')))
+            .map(|(header, _)| header);
+        let Some(header) = header else { continue };
+        let parts: Vec<&str> = header.split('.').map(str::trim).collect();
+        declared.insert(parts.join("."));
+        for end in 1..parts.len() {
+            implied.push(parts.get(..end).unwrap_or_default().join("."));
+        }
+    }
+    let mut out = text.to_string();
+    let mut added = HashSet::new();
+    for table in implied {
+        if !declared.contains(&table) && added.insert(table.clone()) {
+            out.push_str(&format!("\n[{table}]\n"));
+        }
+    }
+    out
 }
 
 /// A TOML value reduced to its shape; scalars are not kept.
