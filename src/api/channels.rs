@@ -58,6 +58,14 @@ pub struct MessengerUpdateIgnored {
     pub kind: String,
 }
 
+/// The 200 answer of a webhook: a filed message or an ignored update.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum MessengerWebhookReply {
+    Filed(ChannelMessageFiled),
+    Ignored(MessengerUpdateIgnored),
+}
+
 fn filed_response(filed: Filed) -> Response {
     let status = if filed.joined || filed.duplicate {
         StatusCode::OK
@@ -136,7 +144,7 @@ pub async fn email(State(state): State<AppState>, request: Request) -> Result<Re
     ),
     responses(
         (status = 201, description = "A new inquiry was created", body = ChannelMessageFiled),
-        (status = 200, description = "The message joined the chat's open inquiry, was filed before, or the update is not a message and was ignored", body = ChannelMessageFiled),
+        (status = 200, description = "The message joined the chat's open inquiry, was filed before, or the update is not a message and was ignored", body = MessengerWebhookReply),
         (status = 401, description = "No or wrong secret"),
         (status = 404, description = "No messenger of that name is configured"),
         (status = 413, description = "The update is larger than 1 MiB"),
@@ -169,12 +177,12 @@ pub async fn messenger(
         MessengerUpdate::Message(message) => message,
         MessengerUpdate::Ignored { update_id, kind } => {
             tracing::debug!(messenger = %name, update_id, kind = %kind, "webhook update ignored");
-            return Ok(Json(MessengerUpdateIgnored {
+            let reply = MessengerWebhookReply::Ignored(MessengerUpdateIgnored {
                 update_id,
                 ignored: true,
                 kind,
-            })
-            .into_response());
+            });
+            return Ok(Json(reply).into_response());
         }
     };
     let now = now_ms();
@@ -316,4 +324,41 @@ async fn audit_filing(
         )
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[derive(OpenApi)]
+    #[openapi(
+        paths(super::email, super::messenger),
+        components(schemas(
+            super::ChannelMessageFiled,
+            super::MessengerUpdateIgnored,
+            super::MessengerWebhookReply
+        ))
+    )]
+    struct ChannelsDoc;
+
+    #[test]
+    fn the_endpoints_document_their_bodies_and_answers() {
+        let doc = serde_json::to_value(ChannelsDoc::openapi()).unwrap();
+        let email = &doc["paths"]["/api/v1/channels/email"]["post"];
+        let content = &email["requestBody"]["content"];
+        assert!(content["message/rfc822"].is_object(), "{email}");
+        assert!(content["text/plain"].is_object(), "{email}");
+        for status in ["200", "201", "401", "403", "413", "415", "422"] {
+            assert!(email["responses"][status].is_object(), "{status}: {email}");
+        }
+        let webhook = &doc["paths"]["/api/v1/channels/messenger/{name}"]["post"];
+        for status in ["200", "201", "401", "404", "422"] {
+            assert!(
+                webhook["responses"][status].is_object(),
+                "{status}: {webhook}"
+            );
+        }
+        let reply = &doc["components"]["schemas"]["MessengerWebhookReply"];
+        assert_eq!(reply["oneOf"].as_array().map(Vec::len), Some(2), "{reply}");
+    }
 }
