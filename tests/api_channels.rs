@@ -723,3 +723,51 @@ fn hotline_now() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// The whole server, configured from TOML: `[channels]` reaches the API.
+#[tokio::test]
+async fn the_server_takes_its_channels_from_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[sip]\nlisten = \"127.0.0.1:0\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+         [database]\nurl = \"{}\"\n[ivr]\nreload_interval_ms = 0\n\
+         [channels]\nemail_ingest_token = \"{INGEST_TOKEN}\"\n\
+         [channels.messenger.telegram]\nsecret = \"{BOT_SECRET}\"\n",
+        db_url(&dir.path().join("hotline.db"))
+    );
+    let config = Config::from_toml_str(&text, "hotline.toml").unwrap();
+    let running = hotline::server::start(config).await.unwrap();
+    let base = format!("http://{}", running.http_addr);
+    let client = reqwest::Client::new();
+    let r = into_reply(
+        client
+            .post(format!("{base}/api/v1/channels/email"))
+            .header("x-hotline-token", INGEST_TOKEN)
+            .body(fixture("plain.eml"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_filed(&r, StatusCode::CREATED, false);
+    let r = into_reply(
+        client
+            .post(format!("{base}/api/v1/channels/messenger/telegram"))
+            .header("x-telegram-bot-api-secret-token", BOT_SECRET)
+            .json(&update(1, 1, "hi"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_filed(&r, StatusCode::CREATED, false);
+    let (items, _) = running
+        .store
+        .list_inquiries(&Default::default(), 10, None)
+        .await
+        .unwrap();
+    let mut channels: Vec<String> = items.iter().map(|i| i.channel.to_string()).collect();
+    channels.sort();
+    assert_eq!(channels, ["email", "messenger"]);
+    running.stop().await.unwrap();
+}
