@@ -5,11 +5,15 @@
 //! Run: `cargo bench --bench media`
 
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use hotline::media::bridge;
 use hotline::media::dtmf::{DtmfReceiver, event_packets};
 use hotline::media::g711::CodecKind;
 use hotline::media::inband::{InbandDetector, detect_frame};
 use hotline::media::prompts::Prompt;
 use hotline::media::rtp::{self, RtpSender};
+use hotline::media::sdp::{Codec, Direction};
+use hotline::media::session::{MediaConfig, MediaSession};
+use std::time::{Duration, Instant};
 
 fn speechlike(samples: usize) -> Vec<i16> {
     let mut phase = 0f32;
@@ -95,5 +99,94 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The bridge relay path. `relay_transcode_and_build_20ms` is the pure
+/// per-frame work of the receiving leg (PCMU → PCMA, RTP header).
+/// `relay_loopback_frame` pushes one frame at a time through two linked
+/// sessions on loopback (phone → caller leg → agent leg → phone) and waits
+/// for it: wall time per frame including four syscalls and two task
+/// wake-ups, an upper bound for the CPU a relayed frame costs.
+fn bench_bridge(c: &mut Criterion) {
+    let pcm = speechlike(160);
+    let mut ulaw = [0u8; 160];
+    CodecKind::Pcmu.encode_into(&pcm, &mut ulaw);
+    let mut g = c.benchmark_group("bridge");
+    g.bench_function("relay_transcode_and_build_20ms", |b| {
+        let mut tx = RtpSender::with_initial(8, 1, 0, 0);
+        let mut alaw = [0u8; 160];
+        let mut out = [0u8; 172];
+        b.iter(|| {
+            bridge::transcode(
+                CodecKind::Pcmu,
+                CodecKind::Pcma,
+                black_box(&ulaw),
+                &mut alaw,
+            );
+            tx.write_audio(&alaw, &mut out).unwrap()
+        })
+    });
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (caller_phone, agent_phone, caller, agent, _bridge, _events) = rt.block_on(async {
+        let caller_phone = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let agent_phone = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let config = |kind: CodecKind, remote| MediaConfig {
+            codec: Codec {
+                payload_type: kind.static_payload_type(),
+                kind,
+            },
+            dtmf_pt: Some(101),
+            remote: Some(remote),
+            direction: Direction::SendRecv,
+            inactivity_timeout: None,
+            record: false,
+            pacing: None,
+        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let caller = MediaSession::start(
+            tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            None,
+            config(CodecKind::Pcmu, caller_phone.local_addr().unwrap()),
+            tx.clone(),
+        )
+        .unwrap();
+        let agent = MediaSession::start(
+            tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap(),
+            None,
+            config(CodecKind::Pcma, agent_phone.local_addr().unwrap()),
+            tx,
+        )
+        .unwrap();
+        let bridge = bridge::link(&caller, &agent, None);
+        (caller_phone, agent_phone, caller, agent, bridge, rx)
+    });
+    let to = caller.local_addr();
+    let mut phone = RtpSender::with_initial(0, 7, 0, 0);
+    g.bench_function("relay_loopback_frame", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let mut packet = [0u8; 172];
+                let mut buf = [0u8; 2048];
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let n = phone.write_audio(&ulaw, &mut packet).unwrap();
+                    caller_phone.send_to(&packet[..n], to).await.unwrap();
+                    let got = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        agent_phone.recv_from(&mut buf),
+                    )
+                    .await;
+                    black_box(got.is_ok());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    g.finish();
+    drop((caller, agent));
+}
+
+criterion_group!(benches, bench, bench_bridge);
 criterion_main!(benches);

@@ -29,7 +29,7 @@ use std::str::FromStr;
 
 /// The whole configuration. `Config::default()` is what `hotline serve` runs
 /// with when there is no file.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub sip: SipConfig,
@@ -49,6 +49,32 @@ pub struct Config {
     /// Operators upserted into the store at start (demos and tests). Agents
     /// can also be managed through the API; these win on every start.
     pub agents: Vec<AgentConfig>,
+    /// Routing queues (ARCHITECTURE §5); the default is the institute's
+    /// three: `general`, `admission`, `education`.
+    pub queues: Vec<QueueSettings>,
+    /// Recording of bridged calls.
+    pub recording: RecordingConfig,
+    /// Structural departments whose heads take "other" callers by transfer.
+    pub departments: Vec<DepartmentConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sip: SipConfig::default(),
+            http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            media: MediaConfig::default(),
+            paths: PathsConfig::default(),
+            calendar: Calendar::default(),
+            ivr: IvrConfig::default(),
+            channels: ChannelsConfig::default(),
+            agents: Vec::new(),
+            queues: default_queues(),
+            recording: RecordingConfig::default(),
+            departments: Vec::new(),
+        }
+    }
 }
 
 /// SIP signalling: listener, registrar and protection limits.
@@ -415,6 +441,111 @@ pub struct AgentConfig {
 
 fn default_digest_algorithms() -> Vec<Algorithm> {
     vec![Algorithm::Md5]
+}
+
+/// One routing queue, `[[queues]]` in TOML. Times are whole seconds.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    /// Queue name, also dialled as `sip:NAME@...` for a REFER transfer.
+    pub name: String,
+    /// `longest_idle` (default), `round_robin` or `fewest_calls`.
+    #[serde(default)]
+    pub strategy: crate::acd::Strategy,
+    /// An agent's phone rings this long before the next agent is tried.
+    #[serde(default = "default_ring_timeout_s")]
+    pub ring_timeout_s: u64,
+    /// Time after a call before the agent gets the next one (0: none).
+    #[serde(default = "default_wrap_up_s")]
+    pub wrap_up_s: u64,
+    /// Longest wait before `overflow` applies; unset waits forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_s: Option<u64>,
+    /// `"queue:NAME"` or `"callback"`, with `max_wait_s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overflow: Option<String>,
+    /// A known caller's personal manager rings this long before the queue.
+    #[serde(default = "default_personal_ring_s")]
+    pub personal_ring_s: u64,
+    /// Position and estimated wait are announced this often while waiting.
+    #[serde(default = "default_announce_every_s")]
+    pub announce_every_s: u64,
+}
+
+fn default_ring_timeout_s() -> u64 {
+    15
+}
+fn default_wrap_up_s() -> u64 {
+    10
+}
+fn default_personal_ring_s() -> u64 {
+    20
+}
+fn default_announce_every_s() -> u64 {
+    30
+}
+
+impl QueueSettings {
+    /// A queue with every default.
+    pub fn new(name: impl Into<String>) -> QueueSettings {
+        QueueSettings {
+            name: name.into(),
+            strategy: crate::acd::Strategy::default(),
+            ring_timeout_s: default_ring_timeout_s(),
+            wrap_up_s: default_wrap_up_s(),
+            max_wait_s: None,
+            overflow: None,
+            personal_ring_s: default_personal_ring_s(),
+            announce_every_s: default_announce_every_s(),
+        }
+    }
+
+    /// `overflow` as the engine's target; `Err` says what is wrong with it.
+    pub fn overflow_target(&self) -> Result<Option<crate::acd::OverflowTarget>, String> {
+        match self.overflow.as_deref() {
+            None => Ok(None),
+            Some("callback") => Ok(Some(crate::acd::OverflowTarget::Callback)),
+            Some(other) => match other.strip_prefix("queue:") {
+                Some(queue) if !queue.is_empty() => {
+                    Ok(Some(crate::acd::OverflowTarget::Queue(queue.to_string())))
+                }
+                _ => Err(format!(
+                    "overflow {other:?} must be \"queue:NAME\" or \"callback\""
+                )),
+            },
+        }
+    }
+}
+
+/// The default queues: contact managers (`general`) and the two areas of
+/// personal managers.
+fn default_queues() -> Vec<QueueSettings> {
+    ["general", "admission", "education"]
+        .into_iter()
+        .map(QueueSettings::new)
+        .collect()
+}
+
+/// `[recording]`: stereo WAV of bridged calls (caller left, agent right).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecordingConfig {
+    pub enabled: bool,
+}
+
+/// A structural department, `[[departments]]`: "other" callers are
+/// transferred to it by `number` (REFER or the API), which rings its head
+/// (`login`) or a queue of its staff (`queue`): exactly one of the two.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentConfig {
+    pub name: String,
+    /// Digits dialled (or given to the API) to reach the department.
+    pub number: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
 }
 
 /// One thing wrong with a configuration.
@@ -808,10 +939,123 @@ impl Config {
                         format!("agents[{i}].queues[{j}]"),
                         format!("queue {queue:?} is listed twice"),
                     ));
+                } else if !self.queues.iter().any(|q| &q.name == queue) {
+                    out.push(Finding::new(
+                        format!("agents[{i}].queues[{j}]"),
+                        format!("queue {queue:?} is not configured in [[queues]]"),
+                    ));
                 }
             }
         }
+        self.check_routing(&mut out);
         out
+    }
+
+    /// `[[queues]]` and `[[departments]]`: names unique and usable in a SIP
+    /// URI, times positive, overflow and department targets existing.
+    fn check_routing(&self, out: &mut Vec<Finding>) {
+        let mut names = HashSet::new();
+        for (i, queue) in self.queues.iter().enumerate() {
+            let key = |field: &str| format!("queues[{i}].{field}");
+            if queue.name.is_empty() || !queue.name.chars().all(is_login_char) {
+                out.push(Finding::new(
+                    key("name"),
+                    format!(
+                        "queue name {:?} may only contain letters, digits, '.', '_' and '-'",
+                        queue.name
+                    ),
+                ));
+            } else if !names.insert(queue.name.as_str()) {
+                out.push(Finding::new(
+                    key("name"),
+                    format!("duplicate queue name {:?}", queue.name),
+                ));
+            }
+            for (field, value) in [
+                ("ring_timeout_s", queue.ring_timeout_s),
+                ("personal_ring_s", queue.personal_ring_s),
+                ("announce_every_s", queue.announce_every_s),
+                ("max_wait_s", queue.max_wait_s.unwrap_or(1)),
+            ] {
+                if value == 0 {
+                    out.push(Finding::new(
+                        key(field),
+                        format!("{field} must be at least 1"),
+                    ));
+                }
+            }
+            match (queue.overflow_target(), queue.max_wait_s) {
+                (Err(message), _) => out.push(Finding::new(key("overflow"), message)),
+                (Ok(Some(_)), None) => out.push(Finding::new(
+                    key("overflow"),
+                    "overflow needs max_wait_s (how long a caller waits before it applies)".into(),
+                )),
+                (Ok(None), Some(_)) => out.push(Finding::new(
+                    key("max_wait_s"),
+                    "max_wait_s needs overflow = \"queue:NAME\" or \"callback\"".into(),
+                )),
+                (Ok(Some(crate::acd::OverflowTarget::Queue(target))), Some(_)) => {
+                    if target == queue.name {
+                        out.push(Finding::new(
+                            key("overflow"),
+                            format!("queue {:?} cannot overflow to itself", queue.name),
+                        ));
+                    } else if !self.queues.iter().any(|q| q.name == target) {
+                        out.push(Finding::new(
+                            key("overflow"),
+                            format!("overflow queue {target:?} is not configured"),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (mut names, mut numbers) = (HashSet::new(), HashSet::new());
+        for (i, department) in self.departments.iter().enumerate() {
+            let key = |field: &str| format!("departments[{i}].{field}");
+            if department.name.trim().is_empty() {
+                out.push(Finding::new(
+                    key("name"),
+                    "department name must not be empty".into(),
+                ));
+            } else if !names.insert(department.name.as_str()) {
+                out.push(Finding::new(
+                    key("name"),
+                    format!("duplicate department {:?}", department.name),
+                ));
+            }
+            if department.number.is_empty()
+                || !department.number.chars().all(|c| c.is_ascii_digit())
+            {
+                out.push(Finding::new(
+                    key("number"),
+                    format!(
+                        "department number {:?} must be digits (it is dialled)",
+                        department.number
+                    ),
+                ));
+            } else if !numbers.insert(department.number.as_str()) {
+                out.push(Finding::new(
+                    key("number"),
+                    format!("department number {:?} is used twice", department.number),
+                ));
+            }
+            match (&department.login, &department.queue) {
+                (Some(_), None) => {}
+                (None, Some(queue)) => {
+                    if !self.queues.iter().any(|q| &q.name == queue) {
+                        out.push(Finding::new(
+                            key("queue"),
+                            format!("queue {queue:?} is not configured in [[queues]]"),
+                        ));
+                    }
+                }
+                _ => out.push(Finding::new(
+                    key("name"),
+                    "a department needs exactly one of login (its head) or queue".into(),
+                )),
+            }
+        }
     }
 }
 

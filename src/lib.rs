@@ -15,6 +15,7 @@ pub mod mask;
 pub mod media;
 pub mod phone;
 pub mod role;
+pub mod routing;
 pub mod server;
 pub mod sip;
 pub mod store;

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::ivr::registry::{ScriptRegistry, spawn_watcher};
 use crate::media::ports::RtpPortPool;
 use crate::media::session::SharedPacing;
+use crate::routing::{self, LiveCalls, Routing};
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::Limits;
 use crate::sip::registrar::{BindingChange, RegistrarConfig};
@@ -33,6 +34,9 @@ pub struct Running {
     pub sip_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub store: Store,
+    /// The routing actor and the live calls registry, for the call layer.
+    pub routing: Routing,
+    pub live_calls: LiveCalls,
     shell: Arc<SipShell>,
     /// First phase of a stop: no new calls, hang up the others.
     stop_calls: watch::Sender<bool>,
@@ -156,7 +160,6 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let http_addr = http_listener.local_addr()?;
 
     let (persist_tx, persist_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_bindings(store.clone(), persist_rx));
     let limits = Limits {
         max_message_bytes: config.sip.max_message_bytes,
         ..Limits::default()
@@ -190,12 +193,37 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stop_calls_tx, stop_calls_rx) = watch::channel(false);
     let (agent_events, _) = broadcast::channel(256);
+    // Routing runs until the second stop phase: calls ending in the first
+    // still report to it.
+    let (routing, routing_task) =
+        routing::start(&config.queues, store.clone(), unix_ms(), stop_rx.clone()).await?;
+    let live_calls = LiveCalls::new();
+    // Registrations reach routing through the registrar's change stream;
+    // the registrar itself (through a weak handle, so the writer does not
+    // keep the shell alive) says whether the login still has a live binding.
+    let registrar_of = Arc::downgrade(&shell);
+    let registrations = routing.clone();
+    let writer = tokio::spawn(write_bindings(store.clone(), persist_rx, move |login| {
+        if let Some(shell) = registrar_of.upgrade() {
+            let live = !shell
+                .endpoint()
+                .registrar()
+                .lookup(login, unix_ms())
+                .is_empty();
+            registrations.registration(login, live);
+        }
+    }));
     let app = AppState {
         store: store.clone(),
         realm: realm.clone(),
         token_ttl_s: config.http.token_ttl_s,
         agent_events: agent_events.clone(),
         channels: std::sync::Arc::new(config.channels.clone()),
+        routing: Some(api::RoutingState {
+            routing: routing.clone(),
+            live_calls: live_calls.clone(),
+            departments: config.departments.clone().into(),
+        }),
     };
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
@@ -225,6 +253,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             agent_events.subscribe(),
             stop_rx.clone(),
         )),
+        routing::follow_agent_events(
+            routing.clone(),
+            store.clone(),
+            agent_events.subscribe(),
+            stop_rx.clone(),
+        ),
+        routing_task,
         http,
         watcher,
         brake,
@@ -233,6 +268,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         sip_addr,
         http_addr,
         store,
+        routing,
+        live_calls,
         shell,
         stop_calls: stop_calls_tx,
         stop: stop_tx,
@@ -273,8 +310,17 @@ fn endpoint_config(config: &Config) -> EndpointConfig {
 
 /// Writes registrar changes in order. A failed write is retried a few times
 /// and then logged: the binding stays live in memory either way.
-async fn write_bindings(store: Store, mut changes: mpsc::UnboundedReceiver<BindingChange>) {
+/// `changed_login` hears of each change first (routing's registrations).
+async fn write_bindings(
+    store: Store,
+    mut changes: mpsc::UnboundedReceiver<BindingChange>,
+    changed_login: impl Fn(&str) + Send + 'static,
+) {
     while let Some(change) = changes.recv().await {
+        changed_login(match &change {
+            BindingChange::Upsert(b) => &b.login,
+            BindingChange::Remove { login, .. } => login,
+        });
         for attempt in 1..=3 {
             let result = match &change {
                 BindingChange::Upsert(b) => store.save_binding(b).await,

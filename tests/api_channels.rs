@@ -14,7 +14,9 @@ use api_helpers::{ADMIN_PASSWORD, REALM, Reply, db_url, into_reply, temp_db};
 use hotline::api::{AgentEvent, AppState, router};
 use hotline::config::{ChannelsConfig, Config, MessengerConfig};
 use hotline::role::Role;
-use hotline::store::{ContactKey, InquiryStatus, InquiryUpdate, NewAgent, QueueSkill, Store};
+use hotline::store::{
+    ContactKey, InquiryStatus, InquiryUpdate, MessengerHandle, NewAgent, QueueSkill, Store,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -67,6 +69,7 @@ impl Server {
             token_ttl_s: 3600,
             agent_events,
             channels: Arc::new(channels),
+            routing: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -240,6 +243,7 @@ async fn a_plain_email_creates_an_inquiry_and_its_client() {
 
     let client = s.store.get_client(&client_id).await.unwrap().unwrap();
     assert_eq!(client.name.as_deref(), Some("Ivan Petrov"));
+    assert_eq!(client.emails, ["ivan.petrov@example.org"]);
     assert_eq!(
         s.store
             .client_id_by_contact(ContactKey::Email("ivan.petrov@example.org"))
@@ -530,6 +534,13 @@ async fn a_messenger_chat_opens_an_inquiry_and_later_messages_join_it() {
     let client = s.store.get_client(&client_id).await.unwrap().unwrap();
     assert_eq!(client.name.as_deref(), Some("Иван Петров"));
     assert_eq!(
+        client.handles,
+        [MessengerHandle {
+            messenger: "telegram".into(),
+            handle: "4242".into()
+        }]
+    );
+    assert_eq!(
         s.store
             .client_id_by_contact(ContactKey::Handle {
                 messenger: "telegram",
@@ -770,4 +781,54 @@ async fn the_server_takes_its_channels_from_the_config_file() {
     channels.sort();
     assert_eq!(channels, ["email", "messenger"]);
     running.stop().await.unwrap();
+}
+
+/// A client typed in by a manager with an e-mail address is the client a
+/// letter from that mailbox lands on, and its history shows the letter.
+#[tokio::test]
+async fn a_letter_lands_on_the_client_already_known_by_that_address() {
+    let s = Server::start().await;
+    let admin = s.login("admin", ADMIN_PASSWORD).await;
+    let created = into_reply(
+        s.client
+            .post(format!("{}/api/v1/clients", s.base))
+            .bearer_auth(&admin)
+            .json(
+                &json!({ "name": "Петров Иван Сергеевич", "emails": ["IVAN.PETROV@example.org"] }),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let known = created.json["id"].as_str().unwrap().to_string();
+
+    let (id, client_id) = assert_filed(
+        &s.mta(fixture("plain.eml")).await,
+        StatusCode::CREATED,
+        false,
+    );
+    assert_eq!(client_id, known);
+    let client = s.store.get_client(&known).await.unwrap().unwrap();
+    assert_eq!(
+        client.name.as_deref(),
+        Some("Петров Иван Сергеевич"),
+        "a name typed in is not replaced by the display name"
+    );
+
+    let history = into_reply(
+        s.client
+            .get(format!("{}/api/v1/clients/{known}/history", s.base))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.text);
+    let items = history.json["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", history.text);
+    assert_eq!(items[0]["id"], id.as_str());
+    assert_eq!(items[0]["channel"], "email");
 }

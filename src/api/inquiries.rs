@@ -1,29 +1,59 @@
-//! `/api/v1/inquiries`: the inquiry log, newest first, with filters and
-//! cursor paging, and one inquiry with its event timeline. Admins and the
-//! head see everything; a manager sees only inquiries they handled
-//! (`agent` = their login). Every read is written to the audit log before
-//! the data leaves the server (client data is confidential).
+//! `/api/v1/inquiries`: the inquiry log of every channel (ARCHITECTURE §6).
+//! List with filters and cursor paging, one inquiry with its event
+//! timeline, inquiries typed in by a manager (visits, chats, letters),
+//! edits, and the two facts seed 3.5/3.6 asks for: the resolution and that
+//! the client was told, each with who and when.
+//!
+//! Admins and the head see and change everything; a manager only the
+//! inquiries they handle (`agent` = their login), and only the head or an
+//! admin may hand an inquiry to someone else. Every read and every change
+//! is written to the audit log before the answer leaves the server (client
+//! data is confidential), refusals too (`denied`).
 
 use super::AppState;
 use super::auth::CurrentUser;
-use super::error::ApiError;
+use super::error::{ApiError, ApiJson};
 use super::now_ms;
+use crate::ivr::CATEGORIES;
+use crate::phone;
 use crate::role::AccessLevel;
-use crate::store::{AuditEntry, Event, FieldError, Inquiry, InquiryFilter, MAX_INQUIRY_PAGE};
+use crate::store::ids::new_id;
+use crate::store::{
+    AuditEntry, Channel, ClientKey, Event, FieldError, Inquiry, InquiryFilter, InquiryStatus,
+    InquiryUpdate, MAX_INQUIRY_PAGE, NewInquiry, normalize_email,
+};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 const DEFAULT_PAGE: i64 = 100;
 const DAY_MS: i64 = 86_400_000;
+const MAX_TOPIC_CHARS: usize = 200;
+/// Notes and resolutions are prose; this only stops abuse.
+const MAX_TEXT_CHARS: usize = 10_000;
+
+/// How a client can be told the outcome (`POST /{id}/inform`).
+pub const INFORM_WAYS: &[&str] = &[
+    "phone",
+    "email",
+    "messenger",
+    "in_person",
+    "chat",
+    "sms",
+    "post",
+];
 
 /// Query of the list. All strings, so that a bad value becomes a 422 that
 /// names the field rather than a generic 400.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ListParams {
+    /// Page size, 1 to 1000 (default 100).
     limit: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
     status: Option<String>,
     channel: Option<String>,
@@ -32,6 +62,9 @@ pub(super) struct ListParams {
     queue: Option<String>,
     agent: Option<String>,
     client_id: Option<String>,
+    /// Free text: part of the address, topic, notes, resolution or the
+    /// client's name.
+    q: Option<String>,
     /// Created at or after: RFC 3339, or a date (from its UTC midnight).
     from: Option<String>,
     /// Created before: RFC 3339 (exclusive), or a date (that whole UTC day
@@ -39,18 +72,98 @@ pub(super) struct ListParams {
     to: Option<String>,
 }
 
-#[derive(Serialize)]
-pub(super) struct Page<T> {
-    items: Vec<T>,
-    next_cursor: Option<String>,
+/// One page of a list, newest first; `next_cursor` is null on the last.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// One entry of an inquiry's timeline.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TimelineEvent {
+    pub id: String,
+    /// RFC 3339.
+    pub at: String,
+    /// `inquiry.created`, `inquiry.updated`, ...
+    pub kind: String,
+    pub inquiry_id: Option<String>,
+    /// The agent the change concerns, if any.
+    pub agent: Option<String>,
+    /// What changed; `by` names the API user who changed it.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl From<Event> for TimelineEvent {
+    fn from(e: Event) -> Self {
+        TimelineEvent {
+            id: e.id,
+            at: super::rfc3339_from_ms(e.at_ms),
+            kind: e.kind,
+            inquiry_id: e.inquiry_id,
+            agent: e.agent,
+            data: e.data,
+        }
+    }
 }
 
 /// One inquiry with its timeline, oldest event first.
-#[derive(Serialize)]
-pub(super) struct InquiryWithEvents {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InquiryWithEvents {
     #[serde(flatten)]
-    inquiry: Inquiry,
-    events: Vec<Event>,
+    pub inquiry: Inquiry,
+    pub events: Vec<TimelineEvent>,
+}
+
+/// `POST /api/v1/inquiries`: a contact typed in by a manager.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInquiryRequest {
+    /// `in_person`, `chat`, `email`, `messenger` or `phone`.
+    pub channel: String,
+    /// Phone number (normalised), e-mail address (lower-cased) or handle.
+    /// Needed unless `client_id` is given.
+    pub from: Option<String>,
+    /// A known client; otherwise the client is found or created by `from`
+    /// when it is a phone number or an e-mail address.
+    pub client_id: Option<String>,
+    pub category: Option<String>,
+    pub topic: Option<String>,
+    pub notes: Option<String>,
+    /// Who handles it; the creator by default. Only the head or an admin
+    /// may name someone else.
+    #[serde(alias = "assignee")]
+    pub agent: Option<String>,
+}
+
+/// `PATCH /api/v1/inquiries/{id}`: absent fields stay as they are.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInquiryRequest {
+    pub category: Option<String>,
+    pub topic: Option<String>,
+    pub notes: Option<String>,
+    /// Reassigns the inquiry (head and admin only).
+    #[serde(alias = "assignee")]
+    pub agent: Option<String>,
+}
+
+/// `POST /api/v1/inquiries/{id}/resolve`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveRequest {
+    /// What was done for the client; not empty.
+    pub resolution: String,
+}
+
+/// `POST /api/v1/inquiries/{id}/inform`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InformRequest {
+    /// `phone`, `email`, `messenger`, `in_person`, `chat`, `sms` or `post`.
+    pub how: String,
+    pub note: Option<String>,
 }
 
 fn field_error(field: &'static str, message: impl Into<String>) -> FieldError {
@@ -67,19 +180,7 @@ fn non_empty(v: Option<String>) -> Option<String> {
 
 fn parse_filter(p: ListParams) -> Result<(InquiryFilter, i64, Option<String>), ApiError> {
     let mut errors = Vec::new();
-    let limit = match non_empty(p.limit) {
-        None => DEFAULT_PAGE,
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if (1..=MAX_INQUIRY_PAGE).contains(&n) => n,
-            _ => {
-                errors.push(field_error(
-                    "limit",
-                    format!("must be an integer from 1 to {MAX_INQUIRY_PAGE}"),
-                ));
-                DEFAULT_PAGE
-            }
-        },
-    };
+    let limit = parse_limit(p.limit, DEFAULT_PAGE, MAX_INQUIRY_PAGE, &mut errors);
     let status = non_empty(p.status).and_then(|s| match s.parse() {
         Ok(v) => Some(v),
         Err(e) => {
@@ -121,14 +222,51 @@ fn parse_filter(p: ListParams) -> Result<(InquiryFilter, i64, Option<String>), A
         queue: non_empty(p.queue),
         agent: non_empty(p.agent),
         client_id: non_empty(p.client_id),
+        q: non_empty(p.q),
         created_from_ms,
         created_before_ms,
     };
     Ok((filter, limit, non_empty(p.cursor)))
 }
 
+/// `?limit=` as a number in `1..=max`; a field error otherwise.
+pub(super) fn parse_limit(
+    raw: Option<String>,
+    default: i64,
+    max: i64,
+    errors: &mut Vec<FieldError>,
+) -> i64 {
+    match non_empty(raw) {
+        None => default,
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                errors.push(field_error(
+                    "limit",
+                    format!("must be an integer from 1 to {max}"),
+                ));
+                default
+            }
+        },
+    }
+}
+
 const DATE_FORMATS: &str = "must be an RFC 3339 time (2025-03-01T09:30:00Z) or a date (2025-03-01)";
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/inquiries",
+    tag = "inquiries",
+    params(ListParams),
+    responses(
+        (status = 200, description = "Newest first; a manager sees only their own", body = Page<Inquiry>),
+        (status = 400, description = "Unknown query parameter"),
+        (status = 401, description = "No or bad token"),
+        (status = 403, description = "A manager asked for another agent's inquiries"),
+        (status = 422, description = "A filter is invalid (per-field messages)"),
+    ),
+    security(("bearer" = []))
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -141,11 +279,30 @@ pub(super) async fn list(
         // A manager's list is always their own; asking for another
         // agent's is refused rather than silently narrowed.
         match &filter.agent {
-            Some(agent) if *agent != user.0.login => return Err(ApiError::forbidden()),
+            Some(agent) if *agent != user.0.login => {
+                audit(
+                    &state,
+                    &user,
+                    "denied",
+                    "inquiries",
+                    None,
+                    raw_query.as_deref(),
+                )
+                .await?;
+                return Err(ApiError::forbidden());
+            }
             _ => filter.agent = Some(user.0.login.clone()),
         }
     }
-    audit_read(&state, &user, "inquiries", None, raw_query.as_deref()).await?;
+    audit(
+        &state,
+        &user,
+        "read",
+        "inquiries",
+        None,
+        raw_query.as_deref(),
+    )
+    .await?;
     let (items, next_cursor) = state
         .store
         .list_inquiries(&filter, limit, cursor.as_deref())
@@ -153,33 +310,470 @@ pub(super) async fn list(
     Ok(Json(Page { items, next_cursor }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/inquiries/{id}",
+    tag = "inquiries",
+    params(("id" = String, Path, description = "Inquiry id")),
+    responses(
+        (status = 200, description = "The inquiry with its timeline", body = InquiryWithEvents),
+        (status = 401, description = "No or bad token"),
+        (status = 403, description = "Another manager's inquiry (audited)"),
+        (status = 404, description = "No such inquiry"),
+    ),
+    security(("bearer" = []))
+)]
 pub(super) async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<InquiryWithEvents>, ApiError> {
+    let inquiry = accessible(&state, &user, &id, "read").await?;
+    audit(&state, &user, "read", "inquiry", Some(&id), None).await?;
+    with_events(&state, inquiry).await.map(Json)
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/inquiries",
+    tag = "inquiries",
+    request_body = CreateInquiryRequest,
+    responses(
+        (status = 201, description = "Created", body = InquiryWithEvents),
+        (status = 401, description = "No or bad token"),
+        (status = 403, description = "A manager named another agent"),
+        (status = 422, description = "Invalid fields (per-field messages)"),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(req): ApiJson<CreateInquiryRequest>,
+) -> Result<(StatusCode, Json<InquiryWithEvents>), ApiError> {
+    let mut errors = Vec::new();
+    let channel = match req.channel.parse::<Channel>() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            errors.push(field_error("channel", e.to_string()));
+            None
+        }
+    };
+    let client_id = non_empty(req.client_id);
+    let address = match (non_empty(req.from.map(|f| f.trim().to_string())), channel) {
+        (Some(from), Some(channel)) => match parse_address(&from, channel) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+        (None, _) if client_id.is_none() => {
+            errors.push(field_error("from", "give `from` or `client_id`"));
+            None
+        }
+        _ => None,
+    };
+    let mut details = InquiryUpdate::default();
+    check_details(
+        &mut details,
+        req.category,
+        req.topic,
+        req.notes,
+        &mut errors,
+    );
+    let agent = non_empty(req.agent).unwrap_or_else(|| user.0.login.clone());
+    check_agent(&state, &agent, &mut errors).await?;
+    let Some(channel) = channel.filter(|_| errors.is_empty()) else {
+        return Err(errors.into());
+    };
+    if agent != user.0.login && user.access() < AccessLevel::Head {
+        audit(
+            &state,
+            &user,
+            "denied",
+            "inquiry",
+            None,
+            Some("create for another agent"),
+        )
+        .await?;
+        return Err(ApiError::forbidden());
+    }
+    details.agent = Some(agent);
+    let now = now_ms();
+    let id = new_id(now, &mut rand::thread_rng());
+    let from = match (&address, &client_id) {
+        (Some(a), _) => a.stored.clone(),
+        // Typed in by client only: the address is the client's first
+        // phone or e-mail, so lists and search still show how to reach them.
+        (None, Some(client_id)) => match state.store.get_client(client_id).await? {
+            Some(c) => c
+                .phones
+                .into_iter()
+                .chain(c.emails)
+                .next()
+                .unwrap_or_default(),
+            None => {
+                return Err(
+                    vec![field_error("client_id", format!("no client {client_id:?}"))].into(),
+                );
+            }
+        },
+        (None, None) => String::new(),
+    };
+    let key = match (&client_id, &address) {
+        (Some(id), _) => ClientKey::Id(id),
+        (None, Some(a)) => a.key(),
+        (None, None) => ClientKey::None,
+    };
+    let new = NewInquiry {
+        channel,
+        from,
+        client_id: None,
+        status: InquiryStatus::InProgress,
+        call_id: None,
+        language: None,
+        created_at_ms: now,
+    };
     let inquiry = state
         .store
-        .get_inquiry(&id)
+        .create_typed_inquiry(&id, &new, key, &details, &user.0.login)
+        .await?;
+    audit(
+        &state,
+        &user,
+        "create",
+        "inquiry",
+        Some(&id),
+        Some(channel.as_str()),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(with_events(&state, inquiry).await?),
+    ))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/v1/inquiries/{id}",
+    tag = "inquiries",
+    params(("id" = String, Path, description = "Inquiry id")),
+    request_body = UpdateInquiryRequest,
+    responses(
+        (status = 200, description = "Updated", body = InquiryWithEvents),
+        (status = 401, description = "No or bad token"),
+        (status = 403, description = "Another manager's inquiry, or a manager reassigning (audited)"),
+        (status = 404, description = "No such inquiry"),
+        (status = 422, description = "Invalid fields (per-field messages)"),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn update(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateInquiryRequest>,
+) -> Result<Json<InquiryWithEvents>, ApiError> {
+    let current = accessible(&state, &user, &id, "update").await?;
+    let mut errors = Vec::new();
+    let mut update = InquiryUpdate::default();
+    check_details(&mut update, req.category, req.topic, req.notes, &mut errors);
+    if let Some(agent) = req.agent {
+        check_agent(&state, &agent, &mut errors).await?;
+        if current.agent.as_deref() != Some(agent.as_str()) {
+            update.agent = Some(agent);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    if update.agent.is_some() && user.access() < AccessLevel::Head {
+        audit(
+            &state,
+            &user,
+            "denied",
+            "inquiry",
+            Some(&id),
+            Some("reassign"),
+        )
+        .await?;
+        return Err(ApiError::forbidden());
+    }
+    change(&state, &user, &id, &update, "update").await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/inquiries/{id}/resolve",
+    tag = "inquiries",
+    params(("id" = String, Path, description = "Inquiry id")),
+    request_body = ResolveRequest,
+    responses(
+        (status = 200, description = "Resolved: status, resolution, resolved_at, resolved_by", body = InquiryWithEvents),
+        (status = 401, description = "No or bad token"),
+        (status = 403, description = "Another manager's inquiry (audited)"),
+        (status = 404, description = "No such inquiry"),
+        (status = 422, description = "Empty resolution"),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn resolve(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ResolveRequest>,
+) -> Result<Json<InquiryWithEvents>, ApiError> {
+    accessible(&state, &user, &id, "resolve").await?;
+    let resolution = req.resolution.trim();
+    if resolution.is_empty() || resolution.chars().count() > MAX_TEXT_CHARS {
+        return Err(vec![field_error(
+            "resolution",
+            format!("must be 1 to {MAX_TEXT_CHARS} characters"),
+        )]
+        .into());
+    }
+    let update = InquiryUpdate {
+        status: Some(InquiryStatus::Resolved),
+        resolution: Some(resolution.to_string()),
+        resolved_at_ms: Some(now_ms()),
+        resolved_by: Some(user.0.login.clone()),
+        ..InquiryUpdate::default()
+    };
+    change(&state, &user, &id, &update, "resolve").await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/inquiries/{id}/inform",
+    tag = "inquiries",
+    params(("id" = String, Path, description = "Inquiry id")),
+    request_body = InformRequest,
+    responses(
+        (status = 200, description = "Recorded: client_informed_at, informed_by, informed_how", body = InquiryWithEvents),
+        (status = 401, description = "No or bad token"),
+        (status = 403, description = "Another manager's inquiry (audited)"),
+        (status = 404, description = "No such inquiry"),
+        (status = 422, description = "Unknown way of informing, or a note too long"),
+    ),
+    security(("bearer" = []))
+)]
+pub(super) async fn inform(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<InformRequest>,
+) -> Result<Json<InquiryWithEvents>, ApiError> {
+    accessible(&state, &user, &id, "inform").await?;
+    let mut errors = Vec::new();
+    if !INFORM_WAYS.contains(&req.how.as_str()) {
+        errors.push(field_error(
+            "how",
+            format!(
+                "unknown way {:?} (expected one of {})",
+                req.how,
+                INFORM_WAYS.join(", ")
+            ),
+        ));
+    }
+    let note = non_empty(req.note.map(|n| n.trim().to_string()));
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_TEXT_CHARS)
+    {
+        errors.push(field_error(
+            "note",
+            format!("must be at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let update = InquiryUpdate {
+        client_informed_at_ms: Some(now_ms()),
+        informed_by: Some(user.0.login.clone()),
+        informed_how: Some(req.how),
+        informed_note: note,
+        ..InquiryUpdate::default()
+    };
+    change(&state, &user, &id, &update, "inform").await
+}
+
+/// Applies a validated change as `user`, audits it, answers with the
+/// inquiry and its timeline.
+async fn change(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+    update: &InquiryUpdate,
+    action: &str,
+) -> Result<Json<InquiryWithEvents>, ApiError> {
+    if *update == InquiryUpdate::default() {
+        // Nothing to change: no event, no audit row of a change.
+        let inquiry = state
+            .store
+            .get_inquiry(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no inquiry {id:?}")))?;
+        return with_events(state, inquiry).await.map(Json);
+    }
+    let inquiry = state
+        .store
+        .update_inquiry_by(id, update, now_ms(), &user.0.login)
+        .await?;
+    audit(state, user, action, "inquiry", Some(id), None).await?;
+    with_events(state, inquiry).await.map(Json)
+}
+
+/// The inquiry if `user` may touch it: 404 when unknown, 403 (audited as
+/// `denied`, with the attempted `action`) when it is another manager's.
+async fn accessible(
+    state: &AppState,
+    user: &CurrentUser,
+    id: &str,
+    action: &str,
+) -> Result<Inquiry, ApiError> {
+    let inquiry = state
+        .store
+        .get_inquiry(id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no inquiry {id:?}")))?;
     if user.access() < AccessLevel::Head && inquiry.agent.as_deref() != Some(user.0.login.as_str())
     {
-        tracing::info!(login = %user.0.login, inquiry = %id, "refused: another agent's inquiry");
+        tracing::info!(login = %user.0.login, inquiry = %id, action, "refused: another agent's inquiry");
+        audit(state, user, "denied", "inquiry", Some(id), Some(action)).await?;
         return Err(ApiError::forbidden());
     }
-    audit_read(&state, &user, "inquiry", Some(&id), None).await?;
-    let events = state.store.events_of_inquiry(&id).await?;
-    Ok(Json(InquiryWithEvents { inquiry, events }))
+    Ok(inquiry)
 }
 
-/// Records that `user` read client data. Fails the request when the
-/// audit row cannot be written: an unaudited read is not allowed.
-/// Issue 6 adds `GET /api/v1/audit` over these rows and audits client
-/// records and recordings the same way.
-async fn audit_read(
+async fn with_events(state: &AppState, inquiry: Inquiry) -> Result<InquiryWithEvents, ApiError> {
+    let events = state
+        .store
+        .events_of_inquiry(&inquiry.id)
+        .await?
+        .into_iter()
+        .map(TimelineEvent::from)
+        .collect();
+    Ok(InquiryWithEvents { inquiry, events })
+}
+
+/// Category, topic and notes of a create or a patch, checked into `update`.
+fn check_details(
+    update: &mut InquiryUpdate,
+    category: Option<String>,
+    topic: Option<String>,
+    notes: Option<String>,
+    errors: &mut Vec<FieldError>,
+) {
+    if let Some(category) = category {
+        if CATEGORIES.contains(&category.as_str()) {
+            update.category = Some(category);
+        } else {
+            errors.push(field_error(
+                "category",
+                format!(
+                    "unknown category {category:?} (expected one of {})",
+                    CATEGORIES.join(", ")
+                ),
+            ));
+        }
+    }
+    if let Some(topic) = topic.map(|t| t.trim().to_string()) {
+        if topic.is_empty() || topic.chars().count() > MAX_TOPIC_CHARS {
+            errors.push(field_error(
+                "topic",
+                format!("must be 1 to {MAX_TOPIC_CHARS} characters"),
+            ));
+        } else {
+            update.topic = Some(topic);
+        }
+    }
+    if let Some(notes) = notes {
+        if notes.chars().count() > MAX_TEXT_CHARS {
+            errors.push(field_error(
+                "notes",
+                format!("must be at most {MAX_TEXT_CHARS} characters"),
+            ));
+        } else {
+            update.notes = Some(notes);
+        }
+    }
+}
+
+/// A field error unless `login` is an existing agent.
+async fn check_agent(
+    state: &AppState,
+    login: &str,
+    errors: &mut Vec<FieldError>,
+) -> Result<(), ApiError> {
+    if state.store.get_agent(login).await?.is_none() {
+        errors.push(field_error("agent", format!("no agent {login:?}")));
+    }
+    Ok(())
+}
+
+/// A typed-in `from`, as it will be stored.
+struct Address {
+    stored: String,
+    kind: AddressKind,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AddressKind {
+    Phone,
+    Email,
+    Other,
+}
+
+impl Address {
+    fn key(&self) -> ClientKey<'_> {
+        match self.kind {
+            AddressKind::Phone => ClientKey::Phone(&self.stored),
+            AddressKind::Email => ClientKey::Email(&self.stored),
+            AddressKind::Other => ClientKey::None,
+        }
+    }
+}
+
+/// Phone numbers are normalised and e-mail addresses lower-cased, so the
+/// same person is one client whichever way it was typed. A phone or
+/// e-mail channel insists on its kind; a chat or messenger `from` may also
+/// be a nickname or handle.
+fn parse_address(from: &str, channel: Channel) -> Result<Address, FieldError> {
+    let as_email = || {
+        normalize_email(from)
+            .map(|stored| Address {
+                stored,
+                kind: AddressKind::Email,
+            })
+            .ok_or_else(|| field_error("from", "is not an e-mail address"))
+    };
+    let as_phone = || {
+        phone::normalize(from).map(|stored| Address {
+            stored,
+            kind: AddressKind::Phone,
+        })
+    };
+    match channel {
+        Channel::Email => as_email(),
+        Channel::Phone => as_phone().ok_or_else(|| field_error("from", "is not a phone number")),
+        _ if from.contains('@') && !from.starts_with('@') => as_email(),
+        _ => Ok(as_phone().unwrap_or_else(|| Address {
+            stored: from.to_string(),
+            kind: AddressKind::Other,
+        })),
+    }
+}
+
+/// Records that `user` did `action` (`read`, `create`, `update`,
+/// `resolve`, `inform`, `denied`, ...) on client data. Fails the request
+/// when the audit row cannot be written: an unaudited access is not
+/// allowed.
+pub(super) async fn audit(
     state: &AppState,
     user: &CurrentUser,
+    action: &str,
     object_kind: &str,
     object_id: Option<&str>,
     detail: Option<&str>,
@@ -189,7 +783,7 @@ async fn audit_read(
         .audit(
             &AuditEntry {
                 actor: &user.0.login,
-                action: "read",
+                action,
                 object_kind,
                 object_id,
                 detail,

@@ -4,12 +4,15 @@
 mod agents;
 mod auth;
 pub mod channels;
+mod clients;
 mod error;
 mod inquiries;
+mod routing;
 mod time;
 
 pub use auth::CurrentUser;
 pub use error::{ApiError, ApiJson};
+pub use routing::RoutingState;
 pub use time::rfc3339_from_ms;
 
 use crate::store::Store;
@@ -17,7 +20,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post, put};
 use serde_json::json;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,6 +35,9 @@ pub struct AppState {
     /// Agent changes the SIP side must apply (a new password takes effect,
     /// a deleted agent's phones are unregistered).
     pub agent_events: tokio::sync::broadcast::Sender<AgentEvent>,
+    /// Routing and live calls; `None` where the API runs without them
+    /// (their endpoints then answer 503).
+    pub routing: Option<RoutingState>,
     /// E-mail and messenger ingest: tokens, secrets, limits.
     pub channels: std::sync::Arc<crate::config::ChannelsConfig>,
 }
@@ -55,8 +61,37 @@ pub fn router(state: AppState) -> Router {
                 .patch(agents::update)
                 .delete(agents::delete),
         )
-        .route("/api/v1/inquiries", get(inquiries::list))
-        .route("/api/v1/inquiries/{id}", get(inquiries::get))
+        .route("/api/v1/agents/{login}/state", patch(routing::set_state))
+        .route("/api/v1/queues", get(routing::queues))
+        .route("/api/v1/calls", get(routing::calls))
+        .route("/api/v1/calls/{id}/transfer", post(routing::transfer))
+        .route("/api/v1/calls/{id}/hangup", post(routing::hangup))
+        .route(
+            "/api/v1/inquiries",
+            get(inquiries::list).post(inquiries::create),
+        )
+        .route(
+            "/api/v1/inquiries/{id}",
+            get(inquiries::get).patch(inquiries::update),
+        )
+        .route("/api/v1/inquiries/{id}/resolve", post(inquiries::resolve))
+        .route("/api/v1/inquiries/{id}/inform", post(inquiries::inform))
+        .route(
+            "/api/v1/clients",
+            get(clients::search).post(clients::create),
+        )
+        .route(
+            "/api/v1/clients/{id}",
+            get(clients::get)
+                .patch(clients::update)
+                .delete(clients::delete),
+        )
+        .route("/api/v1/clients/{id}/merge", post(clients::merge))
+        .route("/api/v1/clients/{id}/history", get(clients::history))
+        .route(
+            "/api/v1/clients/{id}/managers/{area}",
+            put(clients::set_manager).delete(clients::clear_manager),
+        )
         .route("/api/v1/channels/email", post(channels::email))
         .route(
             "/api/v1/channels/messenger/{name}",

@@ -10,7 +10,7 @@
 
 use super::truncate_chars;
 use crate::api::rfc3339_from_ms;
-use crate::store::FieldError;
+use crate::store::{FieldError, normalize_email};
 use mail_parser::{HeaderValue, Message, MessageParser, MessagePart, MimeHeaders};
 use serde::Serialize;
 
@@ -19,8 +19,6 @@ use serde::Serialize;
 pub const MAX_TEXT_CHARS: usize = 100_000;
 /// Longest topic taken from a subject, in characters.
 pub const MAX_TOPIC_CHARS: usize = 200;
-/// RFC 5321 §4.5.3.1.3: a path is at most 256 octets, an address 254.
-const MAX_ADDRESS_LEN: usize = 254;
 /// RFC 5322 §2.1.1: a line is at most 998 characters; a Message-ID longer
 /// than that is not one.
 const MAX_MESSAGE_ID_LEN: usize = 998;
@@ -161,21 +159,15 @@ impl IncomingEmail {
 fn sender(message: &Message<'_>) -> Result<(String, Option<String>), String> {
     let from = message.from().ok_or("is missing")?;
     let addr = from.first().ok_or("names no mailbox")?;
-    let address = addr
+    let raw = addr
         .address()
-        .map(|a| a.trim().to_lowercase())
+        .map(str::trim)
         .filter(|a| !a.is_empty())
         .ok_or("has no e-mail address")?;
-    let plausible = address.len() <= MAX_ADDRESS_LEN
-        && address
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
-        && !address
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;\"".contains(c));
-    if !plausible {
-        return Err(format!("{address:?} is not an e-mail address"));
-    }
+    // The clients API's rule, so a mailbox typed in by a manager and the
+    // same mailbox writing in are one client.
+    let address =
+        normalize_email(raw).ok_or_else(|| format!("{raw:?} is not an e-mail address"))?;
     let name = addr
         .name()
         .map(clean_line)

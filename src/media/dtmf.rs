@@ -145,6 +145,41 @@ pub fn event_packets(digit: char, duration_ms: u16, volume: u8) -> Option<Vec<Ev
     Some(out)
 }
 
+/// Row and column frequencies (Hz) of each key (ITU-T Q.23).
+fn key_frequencies(digit: char) -> Option<(f32, f32)> {
+    const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
+    const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+    const LAYOUT: [&str; 4] = ["123A", "456B", "789C", "*0#D"];
+    let d = digit.to_ascii_uppercase();
+    LAYOUT.iter().zip(ROWS).find_map(|(row, low)| {
+        let col = row.chars().position(|c| c == d)?;
+        COLS.get(col).map(|&high| (low, high))
+    })
+}
+
+/// The in-band tone of a key, 8 kHz PCM: `tone_ms` of the two sines
+/// (each about -9 dBm0, well inside Q.24 detection limits) followed by
+/// `pause_ms` of silence so that back-to-back keys stay separate. For a
+/// phone that did not negotiate telephone-event.
+pub fn tone_pcm(digit: char, tone_ms: u16, pause_ms: u16) -> Option<Vec<i16>> {
+    let (low, high) = key_frequencies(digit)?;
+    let tone = usize::from(tone_ms) * 8;
+    let total = tone + usize::from(pause_ms) * 8;
+    let step = |f: f32| 2.0 * std::f32::consts::PI * f / 8000.0;
+    Some(
+        (0..total)
+            .map(|n| {
+                if n >= tone {
+                    return 0;
+                }
+                let t = n as f32;
+                let v = (step(low) * t).sin() + (step(high) * t).sin();
+                (v * 7000.0) as i16
+            })
+            .collect(),
+    )
+}
+
 /// Reads a key from a SIP INFO body: `application/dtmf-relay`
 /// (`Signal=5\r\nDuration=160`) or `application/dtmf` (just the key, or its
 /// event number). Content-Type parameters and case are ignored.
@@ -261,6 +296,21 @@ mod tests {
         assert!(event_packets('x', 100, 10).is_none());
         // A 10 ms press still yields a valid train.
         assert_eq!(event_packets('1', 10, 10).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn generated_tones_are_detected_as_their_key() {
+        use crate::media::inband::InbandDetector;
+        for digit in "0123456789*#ABCD".chars() {
+            let pcm = tone_pcm(digit, 100, 60).unwrap();
+            assert_eq!(pcm.len(), 1280);
+            assert!(pcm[800..].iter().all(|&s| s == 0));
+            let mut det = InbandDetector::new();
+            let mut got = Vec::new();
+            det.push(&pcm, |k| got.push(k));
+            assert_eq!(got, vec![digit], "{digit}");
+        }
+        assert!(tone_pcm('x', 100, 60).is_none());
     }
 
     #[test]

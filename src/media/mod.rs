@@ -15,19 +15,33 @@
 //! 4. `session.play_prompt(id, &cache.get(lang, id)?)`, `session.stop()` on a
 //!    digit (barge-in), `session.play_loop_prompt(id, &cache.moh()?)` in a queue;
 //! 5. SIP INFO bodies go through [`dtmf::parse_info_body`].
+//!
+//! Bridging a caller to an agent (B2BUA, see [`bridge`]):
+//! 1. `MediaSession::bind(&pool, ip, MediaConfig::awaiting_answer(), tx)` for
+//!    the agent leg, `sdp::build_offer(&LocalMedia { addr: agent.local_addr(), .. })`
+//!    as the INVITE body;
+//! 2. on 200 OK: `sdp::accept_answer(&SessionDescription::parse(body)?)?` →
+//!    `agent.update(MediaConfig::from_answer(&answer))`;
+//! 3. `bridge::link(&caller, &agent, Recorder::create(dir, inquiry_id, now_ms).ok())`;
+//!    agent hold → `caller.play_loop_prompt(id, &moh)`, resume → `caller.stop()`;
+//! 4. `bridge.unlink()` → `Recording::finished().await` for the file.
 
+pub mod bridge;
 pub mod dtmf;
 pub mod g711;
 pub mod inband;
 pub mod pacer;
 pub mod ports;
 pub mod prompts;
+pub mod recorder;
 pub mod rtp;
 pub mod sdp;
 pub mod session;
 
+pub use bridge::{Bridge, link};
 pub use g711::CodecKind;
 pub use ports::{PortError, PortLease, RtpPortPool};
 pub use prompts::{Prompt, PromptCache, PromptError, check_wav};
+pub use recorder::{Recorder, Recording};
 pub use sdp::{Answer, Codec, Direction, LocalMedia, SdpError, SessionDescription};
 pub use session::{MediaCommand, MediaConfig, MediaEvent, MediaSession, PlaybackId};

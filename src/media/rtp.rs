@@ -161,6 +161,24 @@ impl RtpSender {
         }
     }
 
+    /// Lets `samples` of media time pass without marking a talk-spurt:
+    /// relayed audio whose source lost a packet, or the slots an RFC 4733
+    /// event occupies (the event packets carry their start timestamp).
+    pub fn advance_timestamp(&mut self, samples: u32) {
+        self.timestamp = self.timestamp.wrapping_add(samples);
+    }
+
+    /// Moves the timestamp forward to `target` if it is behind it (modulo
+    /// 2^32, RFC 3550 serial arithmetic), never backwards: a stream that
+    /// switches between local prompts and relayed audio keeps a monotonic
+    /// media clock even when one source ran ahead of the wall clock.
+    pub fn catch_up_to(&mut self, target: u32) {
+        let behind = target.wrapping_sub(self.timestamp);
+        if behind != 0 && behind < 1 << 31 {
+            self.timestamp = target;
+        }
+    }
+
     /// Marks the next audio packet as the start of a talk-spurt (a new
     /// prompt after silence).
     pub fn start_talkspurt(&mut self) {
@@ -278,6 +296,24 @@ mod tests {
         let p = parse(&buf[..n]).unwrap();
         assert!(p.marker);
         assert_eq!((p.sequence, p.timestamp), (0, 59 + 160 + 480));
+    }
+
+    #[test]
+    fn catch_up_only_moves_forward_across_wrap() {
+        let mut s = RtpSender::with_initial(0, 7, 0, u32::MAX - 10);
+        s.catch_up_to(5);
+        assert_eq!(s.timestamp(), 5);
+        s.catch_up_to(u32::MAX - 100);
+        assert_eq!(s.timestamp(), 5, "never backwards");
+        s.advance_timestamp(160);
+        assert_eq!(s.timestamp(), 165);
+        let mut buf = [0u8; 200];
+        let n = s.write_audio(&[0xFF; 160], &mut buf).unwrap();
+        // advance_timestamp leaves the marker alone (first packet: set).
+        assert!(parse(&buf[..n]).unwrap().marker);
+        s.advance_timestamp(160);
+        let n = s.write_audio(&[0xFF; 160], &mut buf).unwrap();
+        assert!(!parse(&buf[..n]).unwrap().marker);
     }
 
     #[test]

@@ -494,9 +494,23 @@ pub fn build_answer(offer: &SessionDescription, answer: &Answer, local: &LocalMe
 /// Dynamic payload type we offer telephone-event on.
 pub const OFFER_DTMF_PT: u8 = 101;
 
+/// The offer we send when we call an agent (B2BUA agent leg): PCMU then
+/// PCMA on their static payload types, telephone-event/8000 on
+/// [`OFFER_DTMF_PT`], ptime 20, sendrecv. Both laws are offered so that the
+/// agent's softphone never needs to transcode; the bridge transcodes between
+/// the legs when the caller and the agent chose different laws.
+pub fn build_offer(local: &LocalMedia) -> String {
+    build_offer_with(
+        local,
+        &[CodecKind::Pcmu, CodecKind::Pcma],
+        Direction::SendRecv,
+    )
+}
+
 /// Builds an offer for PCMU and PCMA (in `codecs` order, static payload
-/// types) plus telephone-event/8000 on [`OFFER_DTMF_PT`].
-pub fn build_offer(local: &LocalMedia, codecs: &[CodecKind], direction: Direction) -> String {
+/// types) plus telephone-event/8000 on [`OFFER_DTMF_PT`]; a re-offer for
+/// hold uses another direction.
+pub fn build_offer_with(local: &LocalMedia, codecs: &[CodecKind], direction: Direction) -> String {
     let mut out = String::with_capacity(320);
     write_session_header(&mut out, local);
     let _ = write!(out, "m=audio {} RTP/AVP", local.addr.port());
@@ -518,6 +532,28 @@ pub fn build_offer(local: &LocalMedia, codecs: &[CodecKind], direction: Directio
         direction.as_str()
     );
     out
+}
+
+/// Reads the answer to an offer of ours ([`build_offer`]): the codec the
+/// answerer chose (the first G.711 format of its accepted audio stream),
+/// its telephone-event payload type, where to send, and OUR direction
+/// (the answerer's reversed: an answer `recvonly` means we only send).
+///
+/// An answer that rejected the audio stream (port 0), chose a codec we did
+/// not offer or carries no address is an error; the call layer then ends
+/// the agent leg (BYE) and tries the next agent.
+pub fn accept_answer(answer: &SessionDescription) -> Result<Answer, SdpError> {
+    // The offer/answer rules of RFC 3264 §6 make the answer a one-stream
+    // "offer" of what the answerer will do, so negotiation reads it the
+    // same way: first G.711 format in its order, direction reversed.
+    let accepted = answer.negotiate();
+    match accepted {
+        Err(SdpError::NoAudio) if answer.media.iter().any(|m| m.media == "audio") => {
+            // Port 0 on our audio stream: the answerer refused it.
+            Err(SdpError::NoCommonCodec)
+        }
+        other => other,
+    }
 }
 
 #[cfg(test)]
@@ -691,16 +727,52 @@ a=sendrecv\r\n";
 
     #[test]
     fn offer_round_trips() {
-        let body = build_offer(
-            &local(),
-            &[CodecKind::Pcmu, CodecKind::Pcma],
-            Direction::SendRecv,
-        );
+        let body = build_offer(&local());
         let sd = SessionDescription::parse(&body).unwrap();
         let a = sd.negotiate().unwrap();
         assert_eq!(a.codec.kind, CodecKind::Pcmu);
         assert_eq!(a.dtmf_pt, Some(OFFER_DTMF_PT));
         assert_eq!(a.remote, local().addr);
+    }
+
+    #[test]
+    fn agent_answer_gives_its_codec_dtmf_address_and_our_direction() {
+        let offer = build_offer(&local());
+        assert!(
+            offer.contains("m=audio 10000 RTP/AVP 0 8 101\r\n"),
+            "{offer}"
+        );
+        assert!(offer.contains("a=ptime:20\r\na=sendrecv\r\n"), "{offer}");
+        let answer = SessionDescription::parse(
+            "v=0\r\no=agent 1 1 IN IP4 10.1.1.5\r\ns=-\r\nc=IN IP4 10.1.1.5\r\nt=0 0\r\n\
+             m=audio 7078 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=recvonly\r\n",
+        )
+        .unwrap();
+        let a = accept_answer(&answer).unwrap();
+        assert_eq!(a.codec.kind, CodecKind::Pcma);
+        assert_eq!(a.codec.payload_type, 8);
+        assert_eq!(a.dtmf_pt, Some(101));
+        assert_eq!(a.remote, "10.1.1.5:7078".parse().unwrap());
+        // The agent only receives: we only send.
+        assert_eq!(a.direction, Direction::SendOnly);
+    }
+
+    #[test]
+    fn refused_or_foreign_answers_are_errors() {
+        let refused =
+            SessionDescription::parse("v=0\nc=IN IP4 10.0.0.1\nm=audio 0 RTP/AVP 0\n").unwrap();
+        assert_eq!(
+            accept_answer(&refused).unwrap_err(),
+            SdpError::NoCommonCodec
+        );
+        let g729 =
+            SessionDescription::parse("v=0\nc=IN IP4 10.0.0.1\nm=audio 4000 RTP/AVP 18\n").unwrap();
+        assert_eq!(accept_answer(&g729).unwrap_err(), SdpError::NoCommonCodec);
+        let no_c = SessionDescription::parse("v=0\nm=audio 4000 RTP/AVP 0\n").unwrap();
+        assert_eq!(accept_answer(&no_c).unwrap_err(), SdpError::NoConnection);
+        let none = SessionDescription::parse("v=0\n").unwrap();
+        assert_eq!(accept_answer(&none).unwrap_err(), SdpError::NoAudio);
     }
 
     proptest::proptest! {

@@ -10,7 +10,15 @@
 //! - turns RFC 4733 events (when telephone-event was negotiated) or in-band
 //!   tones (when it was not) into [`MediaEvent::Digit`];
 //! - reports [`MediaEvent::Inactive`] when no RTP arrived for the configured
-//!   time, so `call.rs` can tear down a dead call.
+//!   time, so `call.rs` can tear down a dead call;
+//! - while linked to another session by [`super::bridge::link`], relays
+//!   what it receives to the other session and sends what the other
+//!   session relays (see `bridge.rs`), and sends RFC 4733 events on request.
+//!
+//! One media clock per stream: within a talk-spurt the RTP timestamp
+//! advances with the audio sent (20 ms prompt slots, or the source's own
+//! timestamps for relayed audio); at each talk-spurt start it catches up
+//! with the wall clock (never going back), and the marker bit is set.
 //!
 //! `call.rs` talks to it through [`MediaSession`] (commands) and the event
 //! channel it passes in. Dropping the handle ends the task and returns the
@@ -24,7 +32,8 @@
 //! them (one timer instead of 10k) and send with `sendmmsg`/GSO; the sans-IO
 //! pieces (pacer, sender, receivers) are already independent of the task.
 
-use super::dtmf::DtmfReceiver;
+use super::bridge::{LinkEnd, RELAY_QUEUE, RelayFrame, RelayMsg, transcode};
+use super::dtmf::{DtmfReceiver, EventPacket, digit_to_event, event_packets, tone_pcm};
 use super::g711::CodecKind;
 use super::inband::InbandDetector;
 use super::pacer::Pacer;
@@ -111,6 +120,26 @@ impl PartialEq for SharedPacing {
 impl Eq for SharedPacing {}
 
 impl MediaConfig {
+    /// A session started before the SDP answer is known: we offered
+    /// ([`super::sdp::build_offer`]) and need the port for the offer. PCMU
+    /// until the answer says otherwise, no address (latches onto the first
+    /// packet), no inactivity timeout while the phone rings; `update()`
+    /// with [`MediaConfig::from_answer`] once the answer arrives.
+    pub fn awaiting_answer() -> Self {
+        MediaConfig {
+            codec: Codec {
+                payload_type: CodecKind::Pcmu.static_payload_type(),
+                kind: CodecKind::Pcmu,
+            },
+            dtmf_pt: None,
+            remote: None,
+            direction: Direction::SendRecv,
+            inactivity_timeout: None,
+            record: false,
+            pacing: None,
+        }
+    }
+
     pub fn from_answer(answer: &Answer) -> Self {
         MediaConfig {
             codec: answer.codec,
@@ -152,6 +181,13 @@ pub enum MediaCommand {
     Update(MediaConfig),
     /// Hand over (and clear) the recorded audio.
     TakeRecording(oneshot::Sender<Vec<i16>>),
+    /// Start relaying to another session (replaces any current link).
+    Link(LinkEnd),
+    /// End the link with this id (an older id is ignored).
+    Unlink(u64),
+    /// Send a key: RFC 4733 events, or an in-band tone without
+    /// telephone-event.
+    SendDtmf(char),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -168,6 +204,8 @@ pub struct MediaSession {
     local: SocketAddr,
     codec: CodecKind,
     commands: mpsc::UnboundedSender<MediaCommand>,
+    /// Where a linked session relays to this one.
+    relay: mpsc::Sender<RelayMsg>,
     task: JoinHandle<()>,
 }
 
@@ -207,13 +245,15 @@ impl MediaSession {
     ) -> Result<MediaSession, MediaError> {
         let local = socket.local_addr()?;
         let (commands, rx) = mpsc::unbounded_channel();
+        let (relay, relay_rx) = mpsc::channel(RELAY_QUEUE);
         let codec = config.codec.kind;
         let task = Task::new(config, events);
-        let task = tokio::spawn(task.run(socket, rx, lease));
+        let task = tokio::spawn(task.run(socket, rx, relay_rx, lease));
         Ok(MediaSession {
             local,
             codec,
             commands,
+            relay,
             task,
         })
     }
@@ -228,14 +268,30 @@ impl MediaSession {
         self.codec
     }
 
-    fn send(&self, cmd: MediaCommand) {
+    pub(crate) fn command(&self, cmd: MediaCommand) {
         // The task only ends when this handle is dropped or the runtime
         // shuts down; a command lost then has no one to act on it anyway.
         let _ = self.commands.send(cmd);
     }
 
+    pub(crate) fn command_sender(&self) -> mpsc::UnboundedSender<MediaCommand> {
+        self.commands.clone()
+    }
+
+    pub(crate) fn relay_sender(&self) -> mpsc::Sender<RelayMsg> {
+        self.relay.clone()
+    }
+
+    /// Sends `digit` to the phone as an RFC 4733 event (start packet with
+    /// the marker, an update every 20 ms, three end packets; 100 ms) if
+    /// telephone-event was negotiated, otherwise as a 100 ms in-band tone.
+    /// Other audio (prompt, relay) is muted meanwhile.
+    pub fn send_dtmf(&self, digit: char) {
+        self.command(MediaCommand::SendDtmf(digit));
+    }
+
     pub fn play(&self, id: PlaybackId, audio: Arc<[u8]>) {
-        self.send(MediaCommand::Play { id, audio });
+        self.command(MediaCommand::Play { id, audio });
     }
 
     /// Plays `prompt` in the session's codec (no copy: shares its `Arc`).
@@ -244,7 +300,7 @@ impl MediaSession {
     }
 
     pub fn play_loop(&self, id: PlaybackId, audio: Arc<[u8]>) {
-        self.send(MediaCommand::PlayLoop { id, audio });
+        self.command(MediaCommand::PlayLoop { id, audio });
     }
 
     pub fn play_loop_prompt(&self, id: PlaybackId, prompt: &Prompt) {
@@ -252,30 +308,36 @@ impl MediaSession {
     }
 
     pub fn stop(&self) {
-        self.send(MediaCommand::Stop);
+        self.command(MediaCommand::Stop);
     }
 
     pub fn silence(&self) {
-        self.send(MediaCommand::Silence);
+        self.command(MediaCommand::Silence);
     }
 
     pub fn update(&mut self, config: MediaConfig) {
         self.codec = config.codec.kind;
-        self.send(MediaCommand::Update(config));
+        self.command(MediaCommand::Update(config));
     }
 
     /// Decoded audio received so far (empty unless `record` was set).
     pub async fn take_recording(&self) -> Vec<i16> {
         let (tx, rx) = oneshot::channel();
-        self.send(MediaCommand::TakeRecording(tx));
+        self.command(MediaCommand::TakeRecording(tx));
         rx.await.unwrap_or_default()
     }
 
     /// Ends the task and waits until the socket is closed and the port is
     /// back in the pool.
     pub async fn close(self) {
-        let MediaSession { commands, task, .. } = self;
+        let MediaSession {
+            commands,
+            relay,
+            task,
+            ..
+        } = self;
         drop(commands);
+        drop(relay);
         let _ = task.await;
     }
 }
@@ -307,7 +369,46 @@ struct Task {
     last_rx: Instant,
     inactive_reported: bool,
     recording: Option<Vec<i16>>,
+    /// RTP timestamp of pacer slot 0: the wall-clock origin of the media
+    /// clock that talk-spurts catch up with.
+    ts_origin: u32,
+    /// Wall-clock instant of pacer slot 0 (and of `ts_origin`).
+    clock_start: Instant,
+    link: Option<LinkEnd>,
+    /// The relayed stream being forwarded: its SSRC and the source
+    /// timestamp expected next. `None` after local audio or a pause, so
+    /// the next relayed frame starts a talk-spurt.
+    relay_src: Option<(u32, u32)>,
+    dtmf_out: Option<DtmfOut>,
+    dtmf_queue: VecDeque<char>,
 }
+
+/// A key being sent, one packet per 20 ms slot.
+#[derive(Debug)]
+enum DtmfOut {
+    /// RFC 4733 events.
+    Event {
+        packets: Vec<EventPacket>,
+        next: usize,
+        /// Every packet of the event carries the timestamp of its start.
+        start_ts: u32,
+    },
+    /// The key's tone, encoded in the session's codec, for a phone
+    /// without telephone-event.
+    Tone { audio: Vec<u8>, position: usize },
+}
+
+/// Length of a DTMF event we send (RFC 4733 passthrough).
+const DTMF_MS: u16 = 100;
+/// Silence after an in-band key, so repeated keys are told apart.
+const DTMF_PAUSE_MS: u16 = 60;
+/// -dBm0 volume we put in events (a typical phone's level).
+const DTMF_VOLUME: u8 = 10;
+/// Keys waiting to be sent; a peer pressing faster than this is not human.
+const DTMF_QUEUE_MAX: usize = 32;
+/// A source timestamp gap larger than this (5 s) is not a silence
+/// suppression gap but a new clock: re-anchor on the wall clock.
+const MAX_RELAY_GAP: u32 = 5 * 8000;
 
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -316,8 +417,15 @@ fn now() -> Instant {
 impl Task {
     fn new(config: MediaConfig, events: mpsc::UnboundedSender<MediaEvent>) -> Task {
         let start = now();
+        let sender = RtpSender::new(config.codec.payload_type);
         let mut task = Task {
-            sender: RtpSender::new(config.codec.payload_type),
+            ts_origin: sender.timestamp(),
+            clock_start: start,
+            link: None,
+            relay_src: None,
+            dtmf_out: None,
+            dtmf_queue: VecDeque::new(),
+            sender,
             pacer: Pacer::new(start),
             queue: VecDeque::new(),
             position: 0,
@@ -361,14 +469,28 @@ impl Task {
         let _ = self.events.send(event);
     }
 
+    /// Whether the session has audio of its own to send (which also
+    /// suppresses relayed audio).
     fn wants_frames(&self) -> bool {
-        !self.queue.is_empty() || self.fill_silence
+        !self.queue.is_empty()
+            || self.fill_silence
+            || self.dtmf_out.is_some()
+            || !self.dtmf_queue.is_empty()
+    }
+
+    /// Starts a talk-spurt: the RTP clock jumps forward to the wall clock
+    /// (`target` is where the wall clock puts this moment) and the next
+    /// packet carries the marker.
+    fn start_talkspurt_at(&mut self, target: u32) {
+        self.sender.catch_up_to(target);
+        self.sender.start_talkspurt();
     }
 
     async fn run(
         mut self,
         socket: UdpSocket,
         mut commands: mpsc::UnboundedReceiver<MediaCommand>,
+        mut relay: mpsc::Receiver<RelayMsg>,
         _lease: Option<PortLease>,
     ) {
         let mut rbuf = [0u8; 2048];
@@ -386,9 +508,11 @@ impl Task {
             if wants && !self.active {
                 // Coming out of idle: catch the RTP clock up with the wall
                 // clock and start a new talk-spurt in the current slot.
-                let skipped = self.pacer.resume(now());
-                self.sender.skip(frames_to_samples(skipped));
-                self.sender.start_talkspurt();
+                self.pacer.resume(now());
+                let slot = self
+                    .ts_origin
+                    .wrapping_add(frames_to_samples(self.pacer.frame_index()));
+                self.start_talkspurt_at(slot);
                 pace.as_mut().reset(self.pacer.next_deadline().into());
             }
             self.active = wants;
@@ -405,6 +529,7 @@ impl Task {
                     Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
+                Some(msg) = relay.recv() => self.on_relay(msg, &socket),
                 res = socket.recv_from(&mut rbuf) => {
                     if let Ok((len, src)) = res
                         && let Some(datagram) = rbuf.get(..len)
@@ -491,6 +616,22 @@ impl Task {
                 };
                 let _ = reply.send(rec);
             }
+            MediaCommand::Link(end) => {
+                self.link = Some(end);
+                self.relay_src = None;
+            }
+            MediaCommand::Unlink(id) => {
+                if self.link.as_ref().is_some_and(|l| l.id == id) {
+                    // Drops the recorder tap too: the file is finalised
+                    // once both sides let go.
+                    self.link = None;
+                }
+            }
+            MediaCommand::SendDtmf(digit) => {
+                if digit_to_event(digit).is_some() && self.dtmf_queue.len() < DTMF_QUEUE_MAX {
+                    self.dtmf_queue.push_back(digit);
+                }
+            }
         }
     }
 
@@ -547,6 +688,14 @@ impl Task {
     }
 
     fn send_frame(&mut self, socket: &UdpSocket) {
+        // Local audio (or an event) owns this slot: relayed audio that
+        // follows starts a new talk-spurt.
+        self.relay_src = None;
+        if self.send_dtmf_packet(socket) {
+            // The prompt keeps its place in time, muted under the event.
+            self.advance_audio(FRAME_SAMPLES);
+            return;
+        }
         let silence = self.config.codec.kind.silence();
         let mut frame = [silence; FRAME_SAMPLES];
         // Skip empty items so they still report completion.
@@ -580,6 +729,174 @@ impl Task {
         }
         if finished {
             self.finish_front();
+        }
+    }
+
+    /// Sends this slot's part of the current (or next queued) key: an RFC
+    /// 4733 packet, or a frame of its in-band tone when the phone did not
+    /// negotiate telephone-event. False when there is no key to send.
+    fn send_dtmf_packet(&mut self, socket: &UdpSocket) -> bool {
+        if self.dtmf_out.is_none() {
+            let Some(digit) = self.dtmf_queue.pop_front() else {
+                return false;
+            };
+            self.dtmf_out = self.dtmf_out_for(digit);
+        }
+        let remote = self.can_send();
+        let pt = self.config.dtmf_pt;
+        let mut tone = [0u8; FRAME_SAMPLES];
+        let (event, done) = match &mut self.dtmf_out {
+            None => return false,
+            Some(DtmfOut::Event {
+                packets,
+                next,
+                start_ts,
+            }) => {
+                let packet = packets.get(*next).copied();
+                *next += 1;
+                (packet.map(|p| (p, *start_ts)), *next >= packets.len())
+            }
+            Some(DtmfOut::Tone { audio, position }) => {
+                let end = position.saturating_add(FRAME_SAMPLES).min(audio.len());
+                let chunk = audio.get(*position..end).unwrap_or_default();
+                if let Some(dst) = tone.get_mut(..chunk.len()) {
+                    dst.copy_from_slice(chunk);
+                }
+                *position = end;
+                (None, end >= audio.len())
+            }
+        };
+        match (event, pt) {
+            (Some((packet, ts)), Some(pt)) => {
+                if let Some(remote) = remote {
+                    let mut buf = [0u8; HEADER_LEN + 4];
+                    if let Ok(len) =
+                        self.sender
+                            .write_event(pt, packet.marker, ts, &packet.payload, &mut buf)
+                        && let Some(datagram) = buf.get(..len)
+                    {
+                        let _ = socket.try_send_to(datagram, remote);
+                    }
+                }
+                self.sender.advance_timestamp(FRAME_SAMPLES as u32);
+            }
+            // telephone-event renegotiated away mid-event: end it.
+            (Some(_), None) => self.sender.advance_timestamp(FRAME_SAMPLES as u32),
+            (None, _) => self.transmit(socket, &tone),
+        }
+        if done || (event.is_some() && pt.is_none()) {
+            self.dtmf_out = None;
+            self.sender.start_talkspurt();
+        }
+        true
+    }
+
+    /// How to send `digit` to this phone: as events if it negotiated
+    /// telephone-event, else as an in-band tone in its codec.
+    fn dtmf_out_for(&self, digit: char) -> Option<DtmfOut> {
+        match self.config.dtmf_pt {
+            Some(_) => Some(DtmfOut::Event {
+                packets: event_packets(digit, DTMF_MS, DTMF_VOLUME)?,
+                next: 0,
+                start_ts: self.sender.timestamp(),
+            }),
+            None => {
+                let pcm = tone_pcm(digit, DTMF_MS, DTMF_PAUSE_MS)?;
+                let mut audio = vec![0u8; pcm.len()];
+                self.config.codec.kind.encode_into(&pcm, &mut audio);
+                Some(DtmfOut::Tone { audio, position: 0 })
+            }
+        }
+    }
+
+    /// A message from the linked session: relayed audio or a key.
+    fn on_relay(&mut self, msg: RelayMsg, socket: &UdpSocket) {
+        let current = self.link.as_ref().map(|l| l.id);
+        match msg {
+            RelayMsg::Audio(frame) if Some(frame.link) == current => {
+                self.relay_audio(&frame, socket);
+            }
+            // An in-band key already reaches a phone without
+            // telephone-event inside the relayed audio; a second, generated
+            // tone would make it two presses.
+            RelayMsg::Digit {
+                link,
+                digit,
+                in_band,
+            } if Some(link) == current && (self.config.dtmf_pt.is_some() || !in_band) => {
+                self.on_command(MediaCommand::SendDtmf(digit));
+            }
+            // From a link that has ended, or carried by the audio.
+            _ => {}
+        }
+    }
+
+    /// Sends a relayed frame now, in our codec, on our stream.
+    fn relay_audio(&mut self, frame: &RelayFrame, socket: &UdpSocket) {
+        if self.wants_frames() {
+            // A prompt, hold music or an event is playing: it wins.
+            self.relay_src = None;
+            return;
+        }
+        let Some(remote) = self.can_send() else {
+            self.relay_src = None;
+            return;
+        };
+        let payload = frame.payload();
+        let len = payload.len() as u32;
+        match self.relay_src {
+            Some((ssrc, expected)) if ssrc == frame.ssrc => {
+                let gap = frame.timestamp.wrapping_sub(expected);
+                if gap >= 1 << 31 {
+                    // Late or duplicated: its slot is already past.
+                    return;
+                }
+                if gap > MAX_RELAY_GAP {
+                    self.start_talkspurt_at(self.wall_clock_ts());
+                } else {
+                    // Silence suppression or loss: keep the source's
+                    // timing; the source's marker says which.
+                    self.sender.advance_timestamp(gap);
+                    if frame.marker {
+                        self.sender.start_talkspurt();
+                    }
+                }
+            }
+            _ => self.start_talkspurt_at(self.wall_clock_ts()),
+        }
+        let mut audio = [0u8; FRAME_SAMPLES];
+        let Some(audio) = audio.get_mut(..payload.len()) else {
+            return;
+        };
+        transcode(frame.kind, self.config.codec.kind, payload, audio);
+        let mut out = [0u8; HEADER_LEN + FRAME_SAMPLES];
+        if let Ok(n) = self.sender.write_audio(audio, &mut out)
+            && let Some(packet) = out.get(..n)
+        {
+            let _ = socket.try_send_to(packet, remote);
+        }
+        self.relay_src = Some((frame.ssrc, frame.timestamp.wrapping_add(len)));
+    }
+
+    /// The RTP timestamp the wall clock gives the present moment.
+    fn wall_clock_ts(&self) -> u32 {
+        let elapsed = now().saturating_duration_since(self.clock_start);
+        let samples = elapsed.as_nanos().saturating_mul(8) / 1_000_000;
+        self.ts_origin
+            .wrapping_add((samples % (1u128 << 32)) as u32)
+    }
+
+    /// Hands a key received from our phone to the linked session.
+    fn relay_digit(&mut self, digit: char, in_band: bool) {
+        if let Some(link) = &self.link {
+            let msg = RelayMsg::Digit {
+                link: link.id,
+                digit,
+                in_band,
+            };
+            if let Err(mpsc::error::TrySendError::Closed(_)) = link.peer.try_send(msg) {
+                self.link = None;
+            }
         }
     }
 
@@ -626,25 +943,86 @@ impl Task {
                 && let Some(d) = rx.on_packet(pt, &packet)
             {
                 self.emit(MediaEvent::Digit(d));
+                self.relay_digit(d, false);
             }
             return;
         }
-        if self.inband.is_none() && self.recording.is_none() {
-            return;
-        }
         let kind = self.config.codec.kind;
-        let mut pcm = [0i16; FRAME_SAMPLES];
+        let mut offset: u32 = 0;
         for chunk in packet.payload.chunks(FRAME_SAMPLES) {
+            let timestamp = packet.timestamp.wrapping_add(offset);
+            offset = offset.wrapping_add(chunk.len() as u32);
+            self.relay_chunk(
+                kind,
+                packet.marker && offset == chunk.len() as u32,
+                packet.ssrc,
+                timestamp,
+                chunk,
+            );
+            let records = self.link.as_ref().is_some_and(|l| l.recorder.is_some());
+            if self.inband.is_none() && self.recording.is_none() && !records {
+                continue;
+            }
+            let mut pcm = [0i16; FRAME_SAMPLES];
             let pcm = pcm.get_mut(..chunk.len()).unwrap_or_default();
             kind.decode_into(chunk, pcm);
             if let Some(rec) = &mut self.recording {
                 rec.extend_from_slice(pcm);
             }
+            if let Some(tap) = self.link.as_ref().and_then(|l| l.recorder.as_ref())
+                && !tap.record(self.last_rx, pcm)
+                && let Some(link) = &mut self.link
+            {
+                link.recorder = None;
+            }
             if let Some(det) = &mut self.inband {
                 let events = &self.events;
+                let mut keys = [None; 2];
+                let mut n = 0;
                 det.push(pcm, |d| {
                     let _ = events.send(MediaEvent::Digit(d));
+                    if let Some(slot) = keys.get_mut(n) {
+                        *slot = Some(d);
+                        n += 1;
+                    }
                 });
+                for d in keys.into_iter().flatten() {
+                    self.relay_digit(d, true);
+                }
+            }
+        }
+    }
+
+    /// Forwards one received frame (still encoded) to the linked session.
+    fn relay_chunk(
+        &mut self,
+        kind: CodecKind,
+        marker: bool,
+        ssrc: u32,
+        timestamp: u32,
+        chunk: &[u8],
+    ) {
+        let Some(link) = &self.link else {
+            return;
+        };
+        let mut frame = RelayFrame {
+            link: link.id,
+            kind,
+            marker,
+            ssrc,
+            timestamp,
+            len: chunk.len().min(FRAME_SAMPLES) as u8,
+            data: [0; FRAME_SAMPLES],
+        };
+        if let Some(dst) = frame.data.get_mut(..chunk.len()) {
+            dst.copy_from_slice(chunk);
+        }
+        match link.peer.try_send(RelayMsg::Audio(frame)) {
+            // Full: the other task is behind; a lost frame beats delay.
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::debug!("bridged session ended: unlinking");
+                self.link = None;
             }
         }
     }
@@ -677,7 +1055,8 @@ mod tests {
             record: false,
             pacing: None,
         };
-        let fut = Task::new(config, events).run(socket, crx, None);
+        let (_rtx, rrx) = mpsc::channel(RELAY_QUEUE);
+        let fut = Task::new(config, events).run(socket, crx, rrx, None);
         let size = std::mem::size_of_val(&fut);
         println!("session task future: {size} bytes");
         assert!(size < 8 * 1024, "session task future is {size} bytes");

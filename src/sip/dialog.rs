@@ -1,13 +1,15 @@
-//! One inbound call's SIP dialog on the UAS side (RFC 3261 §12, §13.3, §15).
+//! One call's SIP dialog (RFC 3261 §12, §13, §15), inbound (UAS) or
+//! outbound (UAC, the agent leg of the B2BUA).
 //!
 //! The dialog remembers what every later message of the call must repeat —
-//! Call-ID, both tags, the caller's URI and Contact, the route set — and the
-//! state of the INVITE it was created by: the 2xx we keep retransmitting
-//! until the ACK arrives (§13.3.1.4), the CSeq for requests we send. It is
-//! plain data; the endpoint drives it with `now`.
+//! Call-ID, both tags, the peer's URI and Contact, the route set — and the
+//! state of the INVITE it was created by: as a UAS the 2xx we keep
+//! retransmitting until the ACK arrives (§13.3.1.4), as a UAC our INVITE's
+//! client transaction and whether it is being cancelled (§9.1). It is plain
+//! data; the endpoint drives it with `now`.
 
 use super::endpoint::Peer;
-use super::message::{Message, Method, RequestBuilder};
+use super::message::{self, Message, Method, RequestBuilder};
 use super::transaction::{Timers, TransactionKey};
 use bytes::Bytes;
 use std::net::SocketAddr;
@@ -74,27 +76,126 @@ pub struct Dialog {
     pub pending_ack: Option<PendingAck>,
     /// Client transaction of our BYE.
     pub bye_key: Option<TransactionKey>,
+    /// Set when we placed the call (UAC); `None` for calls we answered.
+    pub uac: Option<UacState>,
+    /// CSeq of the last REFER we accepted: the `id` of the NOTIFY that
+    /// reports its outcome (RFC 3515 §2.4.6).
+    pub refer_cseq: Option<u32>,
+}
+
+/// Our INVITE of an outgoing call while it has no final answer.
+#[derive(Debug, Clone)]
+pub struct UacState {
+    /// The INVITE client transaction (its branch is the CANCEL's too).
+    pub invite_key: TransactionKey,
+    /// The INVITE's Request-URI: CANCEL and the ACK of a non-2xx repeat it.
+    pub request_uri: String,
+    /// A provisional response arrived: only now may a CANCEL go (§9.1).
+    pub provisional: bool,
+    /// The last 1xx status reported as progress (retransmissions are not
+    /// reported again).
+    pub last_progress: u16,
+    pub cancel: CancelState,
+}
+
+/// Where withdrawing an unanswered outgoing call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelState {
+    NotRequested,
+    /// Withdrawn before any provisional response: the CANCEL goes when one
+    /// arrives (a final response or Timer B may settle it first).
+    AwaitingProvisional,
+    /// CANCEL sent; if the INVITE still has no final response at this
+    /// moment (64*T1), the call is given up (§9.1).
+    Sent {
+        give_up_at: Instant,
+    },
 }
 
 impl Dialog {
+    /// The dialog of a call we place (UAC, §12.1.2): the peer's tag is
+    /// learnt from its answer, until then requests go to `target`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn outgoing(
+        handle: CallHandle,
+        call_id: String,
+        local_uri: String,
+        local_tag: String,
+        remote_uri: String,
+        target: String,
+        peer: Peer,
+        local_addr: Option<SocketAddr>,
+        invite_cseq: u32,
+    ) -> Dialog {
+        Dialog {
+            handle,
+            state: DialogState::Early,
+            call_id,
+            local_tag,
+            remote_tag: String::new(),
+            remote_uri,
+            local_uri,
+            remote_target: target,
+            route_set: Vec::new(),
+            peer,
+            local_addr,
+            local_cseq: invite_cseq,
+            remote_cseq: 0,
+            invite_key: None,
+            pending_request: None,
+            reinvite_key: None,
+            pending_ack: None,
+            bye_key: None,
+            uac: None,
+            refer_cseq: None,
+        }
+    }
+
     /// A BYE for this dialog with a fresh branch.
     pub fn bye(&mut self, branch: &str, user_agent: &str) -> (TransactionKey, Bytes) {
         self.local_cseq = self.local_cseq.saturating_add(1);
-        let local = self
-            .local_addr
+        let cseq = self.local_cseq;
+        let bytes = self.request(Method::Bye, cseq, branch, user_agent).build();
+        (self.client_key(branch, "BYE"), Bytes::from(bytes))
+    }
+
+    /// Our SIP address as written in Via and Contact.
+    pub fn local_host(&self) -> String {
+        self.local_addr
             .map(|a| a.to_string())
-            .unwrap_or_else(|| "0.0.0.0".to_string());
+            .unwrap_or_else(|| "0.0.0.0".to_string())
+    }
+
+    /// The key of a client transaction we start in this dialog.
+    pub fn client_key(&self, branch: &str, method: &str) -> TransactionKey {
+        TransactionKey::new(branch, self.local_host(), method)
+    }
+
+    /// An in-dialog request (§12.2.1.1) with the headers every one carries:
+    /// Via with `branch`, Route set, From/To with both tags, Call-ID,
+    /// `cseq`, User-Agent. The caller adds the rest (Contact, body).
+    pub fn request(
+        &self,
+        method: Method,
+        cseq: u32,
+        branch: &str,
+        user_agent: &str,
+    ) -> RequestBuilder {
         let transport = self.peer.transport.as_str().to_ascii_uppercase();
-        let mut request = RequestBuilder::new(Method::Bye, &self.remote_target)
+        let method_name = method.as_str().to_string();
+        let mut request = RequestBuilder::new(method, &self.remote_target)
             .header(
                 "Via",
-                &format!("SIP/2.0/{transport} {local};branch={branch};rport"),
+                &format!(
+                    "SIP/2.0/{transport} {};branch={branch};rport",
+                    self.local_host()
+                ),
             )
             .header("Max-Forwards", "70");
         for route in &self.route_set {
             request = request.header("Route", route);
         }
-        let bytes = request
+        request
             .header(
                 "From",
                 &format!("{};tag={}", self.local_uri, self.local_tag),
@@ -104,11 +205,28 @@ impl Dialog {
                 &format!("{};tag={}", self.remote_uri, self.remote_tag),
             )
             .header("Call-ID", &self.call_id)
-            .header("CSeq", &format!("{} BYE", self.local_cseq))
+            .header("CSeq", &format!("{cseq} {method_name}"))
             .header("User-Agent", user_agent)
-            .build();
-        let key = TransactionKey::new(branch, &local, "BYE");
-        (key, Bytes::from(bytes))
+    }
+
+    /// Takes the peer's side of the dialog from a 2xx to our INVITE
+    /// (§12.1.2): its To tag, its Contact as the remote target (kept when
+    /// absent) and the Record-Route set in reverse order.
+    pub fn adopt_answer(&mut self, response: &Message) {
+        if let Ok(to) = response.to_header() {
+            self.remote_tag = to.tag().unwrap_or("").to_string();
+        }
+        if let Ok(message::Contacts::List(list)) = response.contacts()
+            && let Some(contact) = list.first()
+        {
+            self.remote_target = contact.uri.as_str().to_string();
+        }
+        self.route_set = response
+            .header_list("Record-Route")
+            .into_iter()
+            .rev()
+            .map(str::to_string)
+            .collect();
     }
 
     /// Arms 2xx retransmission for `response` (only over UDP; over a

@@ -34,10 +34,13 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 mod calls;
+mod outgoing;
+use calls::ClientRef;
 pub use calls::{CallEvent, IncomingCall};
+pub use outgoing::OutgoingCall;
 
 /// Methods this server implements, advertised in `Allow`.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER, NOTIFY";
 /// Bodies this server understands, advertised in `Accept`.
 pub const ACCEPT: &str = "application/sdp, application/dtmf-relay";
 
@@ -119,8 +122,13 @@ pub struct Endpoint {
     /// INVITE server transactions still without a final answer (CANCEL).
     invite_index: HashMap<TransactionKey, CallHandle>,
     client: ClientTransactions,
-    /// Branch of our BYE → call.
-    client_index: HashMap<String, CallHandle>,
+    /// (branch, CSeq method) of our requests → what they are for.
+    client_index: HashMap<(String, String), ClientRef>,
+    /// Calls we placed (agent legs); `max_calls` only limits the others.
+    outgoing_calls: usize,
+    /// TCP connection each registered phone's REGISTER came over: the only
+    /// way to reach a TCP phone, since the shell opens no connections.
+    tcp_flows: HashMap<SocketAddr, ConnId>,
     call_timers: BinaryHeap<Reverse<(Instant, CallHandle)>>,
     next_call: CallHandle,
     /// Set by the shell while media pacing suffers (CPU starvation): new
@@ -153,6 +161,8 @@ impl Endpoint {
             invite_index: HashMap::new(),
             client: ClientTransactions::new(config.timers),
             client_index: HashMap::new(),
+            outgoing_calls: 0,
+            tcp_flows: HashMap::new(),
             call_timers: BinaryHeap::new(),
             next_call: 0,
             overloaded: false,
@@ -393,7 +403,7 @@ impl Endpoint {
             )),
             Method::Register => Some(self.handle_register(msg, from, now, now_ms, actions)),
             // Requests that only make sense inside a dialog.
-            Method::Bye | Method::Info | Method::Update | Method::Prack => Some((
+            Method::Bye | Method::Info | Method::Update | Method::Prack | Method::Refer => Some((
                 481,
                 self.respond(msg, 481, "Call/Transaction Does Not Exist")
                     .build(),
@@ -410,7 +420,9 @@ impl Endpoint {
                 } else if !accepts_sdp(msg) {
                     // The answer would be SDP, which the caller refuses (§21.4.7).
                     Some((406, self.respond(msg, 406, "Not Acceptable").build()))
-                } else if self.overloaded || self.calls.len() >= self.config.max_calls {
+                } else if self.overloaded
+                    || self.calls.len().saturating_sub(self.outgoing_calls) >= self.config.max_calls
+                {
                     // Overload: refuse before any port, task or inquiry is
                     // spent, so the calls already up keep their audio. The
                     // caller's phone (or a proxy) retries later.
@@ -550,6 +562,9 @@ impl Endpoint {
         match self.registrar.register(request) {
             RegisterOutcome::Ok { current, changes } => {
                 self.stats.registrations += 1;
+                if let Some(conn) = from.conn {
+                    self.tcp_flows.insert(from.addr, conn);
+                }
                 self.throttle.record_success(from.addr.ip(), now);
                 for change in changes {
                     if let BindingChange::Upsert(b) = &change {

@@ -9,6 +9,7 @@
 //! delivery of the same thing committed first: the transaction is rolled
 //! back and retried, and the retry finds the winner's rows.
 
+use super::clients::{find_or_create_by_email_in, folded};
 use super::events::{self};
 use super::ids::new_id;
 use super::inquiries::{InquiryUpdate, NewInquiry, create_in, update_in};
@@ -77,57 +78,76 @@ async fn client_id_by_key(
         .map_err(Into::into)
 }
 
-/// The id of the client with `key`, creating it (named `name`) when there
-/// is none. Same protocol as `clients::find_or_create_in`: the key insert
-/// is `ON CONFLICT DO NOTHING`, and a loser deletes its fresh client row
-/// and returns the winner's.
+/// The id of the client with `key`, creating it when there is none; a
+/// client without a name takes `name` (the e-mail display name, the
+/// messenger user's name). E-mails go through the same find-or-create as
+/// the clients API; handles follow its protocol: the key insert is
+/// `ON CONFLICT DO NOTHING`, and a loser deletes its fresh client row and
+/// returns the winner's.
 async fn find_or_create_by_key_in(
     conn: &mut AnyConnection,
     key: ContactKey<'_>,
     name: Option<&str>,
     now_ms: i64,
 ) -> Result<String, StoreError> {
+    let id = match key {
+        ContactKey::Email(email) => find_or_create_by_email_in(conn, email, now_ms).await?,
+        ContactKey::Handle {
+            messenger,
+            handle,
+            username,
+        } => find_or_create_by_handle_in(conn, messenger, handle, username, now_ms).await?,
+    };
+    if let Some(name) = name {
+        sqlx::query(
+            "UPDATE clients SET name = $2, name_folded = $3, updated_at_ms = $4 \
+             WHERE id = $1 AND name IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(name)
+        .bind(folded(Some(name)))
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(id)
+}
+
+async fn find_or_create_by_handle_in(
+    conn: &mut AnyConnection,
+    messenger: &str,
+    handle: &str,
+    username: Option<&str>,
+    now_ms: i64,
+) -> Result<String, StoreError> {
+    let key = ContactKey::Handle {
+        messenger,
+        handle,
+        username,
+    };
     if let Some(id) = client_id_by_key(conn, key).await? {
         return Ok(id);
     }
     let id = new_id(now_ms, &mut rand::thread_rng());
     sqlx::query(
         "INSERT INTO clients (id, name, category, manager, created_at_ms, updated_at_ms) \
-         VALUES ($1, $2, NULL, NULL, $3, $3)",
+         VALUES ($1, NULL, NULL, NULL, $2, $2)",
     )
     .bind(id.as_str())
-    .bind(name)
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
-    let inserted = match key {
-        ContactKey::Email(email) => {
-            sqlx::query(
-                "INSERT INTO client_emails (email, client_id, created_at_ms) VALUES ($1, $2, $3) \
-                 ON CONFLICT (email) DO NOTHING",
-            )
-            .bind(email)
-            .bind(id.as_str())
-            .bind(now_ms)
-            .execute(&mut *conn)
-            .await?
-        }
-        ContactKey::Handle {
-            messenger,
-            handle,
-            username,
-        } => sqlx::query(
-            "INSERT INTO client_handles (messenger, handle, client_id, created_at_ms, username) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (messenger, handle) DO NOTHING",
-        )
-        .bind(messenger)
-        .bind(handle)
-        .bind(id.as_str())
-        .bind(now_ms)
-        .bind(username)
-        .execute(&mut *conn)
-        .await?,
-    };
+    let inserted = sqlx::query(
+        "INSERT INTO client_handles (messenger, handle, client_id, created_at_ms, username) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (messenger, handle) DO NOTHING",
+    )
+    .bind(messenger)
+    .bind(handle)
+    .bind(id.as_str())
+    .bind(now_ms)
+    .bind(username)
+    .execute(&mut *conn)
+    .await?;
     if inserted.rows_affected() == 1 {
         return Ok(id);
     }
@@ -137,7 +157,7 @@ async fn find_or_create_by_key_in(
         .await?;
     client_id_by_key(conn, key)
         .await?
-        .ok_or_else(|| StoreError::Conflict("client contact vanished during insert".into()))
+        .ok_or_else(|| StoreError::Conflict("client handle vanished during insert".into()))
 }
 
 /// Creates a new inquiry on a written channel: `inquiry.created`, then the

@@ -6,7 +6,7 @@
 //! The call layer writes through [`InquiryWriter`](super::InquiryWriter),
 //! which batches; the direct methods here serve the API and tests.
 
-use super::clients::find_or_create_in;
+use super::clients::{find_or_create_by_email_in, find_or_create_in};
 use super::events::{self, INQUIRY_CREATED, INQUIRY_UPDATED};
 use super::{Store, StoreError};
 use crate::phone;
@@ -17,7 +17,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How the contact arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Phone,
@@ -48,7 +50,9 @@ impl Channel {
 }
 
 /// Where an inquiry stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum InquiryStatus {
     New,
@@ -187,11 +191,32 @@ pub struct InquiryUpdate {
     pub talk_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording: Option<String>,
+    /// Total transfers so far (the call layer counts them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfers: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// What was done (seed 3.5); with `resolved_at_ms` and `resolved_by`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_at_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<String>,
+    /// When the client was told the outcome (seed 3.6), by whom and how.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_informed_at_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub informed_by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub informed_how: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub informed_note: Option<String>,
 }
 
 /// An inquiry as stored. Serialises to the API's JSON (ARCHITECTURE §6):
 /// `from` for the address, times as RFC 3339 (`created_at`, ...).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Inquiry {
     pub id: String,
     pub channel: Channel,
@@ -203,27 +228,39 @@ pub struct Inquiry {
     pub queue: Option<String>,
     pub agent: Option<String>,
     pub routing_reason: Option<String>,
+    pub transfers: Option<i64>,
     pub status: InquiryStatus,
     pub call_id: Option<String>,
     pub language: Option<String>,
     #[serde(rename = "created_at", serialize_with = "super::serde_time::ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at_ms: i64,
     #[serde(rename = "answered_at", serialize_with = "super::serde_time::opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub answered_at_ms: Option<i64>,
     #[serde(rename = "ended_at", serialize_with = "super::serde_time::opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub ended_at_ms: Option<i64>,
     #[serde(rename = "resolved_at", serialize_with = "super::serde_time::opt_ms")]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub resolved_at_ms: Option<i64>,
+    pub resolved_by: Option<String>,
     #[serde(
         rename = "client_informed_at",
         serialize_with = "super::serde_time::opt_ms"
     )]
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub client_informed_at_ms: Option<i64>,
+    pub informed_by: Option<String>,
+    pub informed_how: Option<String>,
+    pub informed_note: Option<String>,
     pub wait_ms: Option<i64>,
     pub talk_ms: Option<i64>,
     pub recording: Option<String>,
     pub notes: Option<String>,
     pub resolution: Option<String>,
+    /// Login of the API user who typed it in; `None` for calls and ingest.
+    pub created_by: Option<String>,
 }
 
 /// Which inquiries a list returns; `None` fields do not filter.
@@ -236,6 +273,9 @@ pub struct InquiryFilter {
     pub queue: Option<String>,
     pub agent: Option<String>,
     pub client_id: Option<String>,
+    /// Free text: a case-insensitive substring of `from`, topic, notes,
+    /// resolution or the client's name.
+    pub q: Option<String>,
     /// Created at or after this instant.
     pub created_from_ms: Option<i64>,
     /// Created strictly before this instant.
@@ -246,9 +286,10 @@ pub struct InquiryFilter {
 pub const MAX_INQUIRY_PAGE: i64 = 1000;
 
 const INQUIRY_COLUMNS: &str = "id, channel, from_addr, client_id, category, topic, ivr_path, \
-     queue, agent, routing_reason, status, call_id, language, created_at_ms, answered_at_ms, \
-     ended_at_ms, resolved_at_ms, client_informed_at_ms, wait_ms, talk_ms, recording, notes, \
-     resolution";
+     queue, agent, routing_reason, transfers, status, call_id, language, created_at_ms, \
+     answered_at_ms, ended_at_ms, resolved_at_ms, resolved_by, client_informed_at_ms, \
+     informed_by, informed_how, informed_note, wait_ms, talk_ms, recording, notes, resolution, \
+     created_by";
 
 fn inquiry_from_row(row: &AnyRow) -> Result<Inquiry, StoreError> {
     let channel: String = row.try_get("channel")?;
@@ -266,6 +307,7 @@ fn inquiry_from_row(row: &AnyRow) -> Result<Inquiry, StoreError> {
         queue: row.try_get("queue")?,
         agent: row.try_get("agent")?,
         routing_reason: row.try_get("routing_reason")?,
+        transfers: row.try_get("transfers")?,
         status: status
             .parse()
             .map_err(|e| StoreError::Corrupt(format!("inquiries.status: {e}")))?,
@@ -275,12 +317,17 @@ fn inquiry_from_row(row: &AnyRow) -> Result<Inquiry, StoreError> {
         answered_at_ms: row.try_get("answered_at_ms")?,
         ended_at_ms: row.try_get("ended_at_ms")?,
         resolved_at_ms: row.try_get("resolved_at_ms")?,
+        resolved_by: row.try_get("resolved_by")?,
         client_informed_at_ms: row.try_get("client_informed_at_ms")?,
+        informed_by: row.try_get("informed_by")?,
+        informed_how: row.try_get("informed_how")?,
+        informed_note: row.try_get("informed_note")?,
         wait_ms: row.try_get("wait_ms")?,
         talk_ms: row.try_get("talk_ms")?,
         recording: row.try_get("recording")?,
         notes: row.try_get("notes")?,
         resolution: row.try_get("resolution")?,
+        created_by: row.try_get("created_by")?,
     })
 }
 
@@ -350,6 +397,18 @@ pub(super) async fn update_in(
     update: &InquiryUpdate,
     at_ms: i64,
 ) -> Result<bool, StoreError> {
+    update_by_in(conn, id, update, at_ms, None).await
+}
+
+/// [`update_in`] recording who made the change (`by` in the event data):
+/// the timeline then says who resolved, reassigned or edited what.
+pub(super) async fn update_by_in(
+    conn: &mut AnyConnection,
+    id: &str,
+    update: &InquiryUpdate,
+    at_ms: i64,
+    by: Option<&str>,
+) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE inquiries SET status = COALESCE($2, status), ivr_path = COALESCE($3, ivr_path), \
          category = COALESCE($4, category), topic = COALESCE($5, topic), \
@@ -358,7 +417,14 @@ pub(super) async fn update_in(
          answered_at_ms = COALESCE($10, answered_at_ms), \
          ended_at_ms = COALESCE($11, ended_at_ms), wait_ms = COALESCE($12, wait_ms), \
          talk_ms = COALESCE($13, talk_ms), recording = COALESCE($14, recording), \
-         updated_at_ms = $15 WHERE id = $1",
+         updated_at_ms = $15, transfers = COALESCE($16, transfers), \
+         notes = COALESCE($17, notes), resolution = COALESCE($18, resolution), \
+         resolved_at_ms = COALESCE($19, resolved_at_ms), \
+         resolved_by = COALESCE($20, resolved_by), \
+         client_informed_at_ms = COALESCE($21, client_informed_at_ms), \
+         informed_by = COALESCE($22, informed_by), informed_how = COALESCE($23, informed_how), \
+         informed_note = COALESCE($24, informed_note) \
+         WHERE id = $1",
     )
     .bind(id)
     .bind(update.status.map(InquiryStatus::as_str))
@@ -375,13 +441,25 @@ pub(super) async fn update_in(
     .bind(update.talk_ms)
     .bind(update.recording.as_deref())
     .bind(at_ms)
+    .bind(update.transfers)
+    .bind(update.notes.as_deref())
+    .bind(update.resolution.as_deref())
+    .bind(update.resolved_at_ms)
+    .bind(update.resolved_by.as_deref())
+    .bind(update.client_informed_at_ms)
+    .bind(update.informed_by.as_deref())
+    .bind(update.informed_how.as_deref())
+    .bind(update.informed_note.as_deref())
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() == 0 {
         return Ok(false);
     }
-    let data = serde_json::to_value(update)
+    let mut data = serde_json::to_value(update)
         .map_err(|e| StoreError::Corrupt(format!("inquiry update as JSON: {e}")))?;
+    if let (Some(by), Some(object)) = (by, data.as_object_mut()) {
+        object.insert("by".into(), serde_json::Value::from(by));
+    }
     events::append(
         conn,
         at_ms,
@@ -427,6 +505,42 @@ fn decode_cursor(cursor: &str) -> Result<(i64, &str), StoreError> {
             field: "cursor",
             message: "is not a cursor returned by this list".into(),
         })
+}
+
+/// A free-text query as LIKE patterns. `folded` matches `LOWER(column)`
+/// (ASCII on SQLite, everything on PostgreSQL) and the application-folded
+/// client name; `as_typed` catches exact-case non-ASCII text on SQLite;
+/// `phone` matches a number however the user typed it.
+pub(super) struct FreeText {
+    pub(super) folded: String,
+    pub(super) as_typed: String,
+    pub(super) phone: Option<String>,
+}
+
+impl FreeText {
+    pub(super) fn new(q: &str) -> FreeText {
+        let q = q.trim();
+        FreeText {
+            folded: like_substring(&q.to_lowercase()),
+            as_typed: like_substring(q),
+            phone: phone::normalize(q).map(|digits| like_substring(&digits)),
+        }
+    }
+}
+
+/// `%text%` with LIKE's wildcards in `text` escaped (`ESCAPE '\'`), so a
+/// user's `_` or `%` matches itself.
+pub(super) fn like_substring(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// A value for one `$N` placeholder of a query built at run time.
@@ -519,6 +633,27 @@ impl Store {
                 conditions.push(format!("{column} = ${}", params.len()));
             }
         }
+        // Owned here so the parameters can borrow them.
+        let free_text = filter.q.as_deref().map(FreeText::new);
+        if let Some(text) = &free_text {
+            params.push(Param::Text(&text.folded));
+            let folded = params.len();
+            params.push(Param::Text(&text.as_typed));
+            let typed = params.len();
+            let mut alternatives = Vec::new();
+            for column in ["from_addr", "topic", "notes", "resolution"] {
+                alternatives.push(format!("LOWER({column}) LIKE ${folded} ESCAPE '\\'"));
+                alternatives.push(format!("{column} LIKE ${typed} ESCAPE '\\'"));
+            }
+            alternatives.push(format!(
+                "client_id IN (SELECT id FROM clients WHERE name_folded LIKE ${folded} ESCAPE '\\')"
+            ));
+            if let Some(digits) = &text.phone {
+                params.push(Param::Text(digits));
+                alternatives.push(format!("from_addr LIKE ${} ESCAPE '\\'", params.len()));
+            }
+            conditions.push(format!("({})", alternatives.join(" OR ")));
+        }
         if let Some(from) = filter.created_from_ms {
             params.push(Param::Int(from));
             conditions.push(format!("created_at_ms >= ${}", params.len()));
@@ -570,5 +705,104 @@ impl Store {
             None
         };
         Ok((items, next))
+    }
+}
+
+/// Which client a typed-in inquiry belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKey<'a> {
+    /// A known client; `Invalid` (field `client_id`) when there is none.
+    Id(&'a str),
+    /// Found or created by this normalised phone number.
+    Phone(&'a str),
+    /// Found or created by this lower-cased e-mail address.
+    Email(&'a str),
+    /// No client (a chat nickname, an anonymous visitor).
+    None,
+}
+
+impl Store {
+    /// An inquiry typed in by an API user (a visit, a chat, a letter): in
+    /// one transaction, finds or creates its client, writes the row with
+    /// `created_by` and its `inquiry.created` event, then applies
+    /// `details` (category, topic, notes, agent...) as an `inquiry.updated`
+    /// event by `created_by`. Returns the stored inquiry.
+    pub async fn create_typed_inquiry(
+        &self,
+        id: &str,
+        new: &NewInquiry,
+        client: ClientKey<'_>,
+        details: &InquiryUpdate,
+        created_by: &str,
+    ) -> Result<Inquiry, StoreError> {
+        let at = new.created_at_ms;
+        let mut tx = self.begin_write().await?;
+        let client_id = match client {
+            ClientKey::Id(id) => {
+                let known = sqlx::query("SELECT id FROM clients WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if known.is_none() {
+                    return Err(StoreError::Invalid {
+                        field: "client_id",
+                        message: format!("no client {id:?}"),
+                    });
+                }
+                Some(id.to_string())
+            }
+            ClientKey::Phone(phone) => Some(find_or_create_in(&mut tx, phone, at).await?),
+            ClientKey::Email(email) => Some(find_or_create_by_email_in(&mut tx, email, at).await?),
+            ClientKey::None => None,
+        };
+        if !create_in(&mut tx, id, new, client_id.as_deref()).await? {
+            return Err(StoreError::Conflict(format!("inquiry {id} exists")));
+        }
+        sqlx::query("UPDATE inquiries SET created_by = $2 WHERE id = $1")
+            .bind(id)
+            .bind(created_by)
+            .execute(&mut *tx)
+            .await?;
+        if *details != InquiryUpdate::default() {
+            update_by_in(&mut tx, id, details, at, Some(created_by)).await?;
+        }
+        tx.commit().await?;
+        self.get_inquiry(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Applies `update` on behalf of `by` (an API user): the event records
+    /// who. `NotFound` when there is no such inquiry.
+    pub async fn update_inquiry_by(
+        &self,
+        id: &str,
+        update: &InquiryUpdate,
+        at_ms: i64,
+        by: &str,
+    ) -> Result<Inquiry, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if !update_by_in(&mut tx, id, update, at_ms, Some(by)).await? {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        self.get_inquiry(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// `true` when the client has an inquiry other than `excluding` that
+    /// is still open (not resolved, resolved in the IVR or abandoned):
+    /// routing gives such a caller priority.
+    pub async fn has_open_inquiry(
+        &self,
+        client_id: &str,
+        excluding: &str,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT id FROM inquiries WHERE client_id = $1 AND id <> $2 \
+             AND status NOT IN ('resolved', 'resolved_in_ivr', 'abandoned') LIMIT 1",
+        )
+        .bind(client_id)
+        .bind(excluding)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
     }
 }

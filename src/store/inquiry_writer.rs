@@ -16,6 +16,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// One write of the call layer.
+// Both variants are common and short-lived in the channel; boxing the
+// update would cost every call-state change an allocation to save bytes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum InquiryWrite {
     /// A new inquiry; when `phone_for_client` has digits the client is

@@ -6,6 +6,7 @@
 //! `sqlite://hotline.db` and `postgres://...` run the same code and the same
 //! migrations: moving to PostgreSQL is a configuration change (ARCHITECTURE §7).
 
+mod agent_state;
 mod agents;
 mod audit;
 mod bindings;
@@ -19,17 +20,21 @@ mod password;
 mod serde_time;
 mod tokens;
 
+pub use agent_state::{AGENT_STATE, AgentStateChange};
 pub use agents::{
     ADMIN_LOGIN, Agent, AgentPatch, FieldError, NewAgent, QueueSkill, SipCredentials,
     validate_new_agent, validate_patch,
 };
 pub use audit::AuditEntry;
 pub use channels::{ContactKey, Filed, INQUIRY_MESSAGE};
-pub use clients::Client;
+pub use clients::{
+    Client, ClientFields, MANAGER_AREAS, MAX_CLIENT_PAGE, MessengerHandle, PersonalManager,
+    normalize_email, validate_client_fields,
+};
 pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED};
 pub use inquiries::{
-    Channel, Inquiry, InquiryFilter, InquiryStatus, InquiryUpdate, MAX_INQUIRY_PAGE, NewInquiry,
-    UnknownValue,
+    Channel, ClientKey, Inquiry, InquiryFilter, InquiryStatus, InquiryUpdate, MAX_INQUIRY_PAGE,
+    NewInquiry, UnknownValue,
 };
 pub use inquiry_writer::{InquiryWrite, InquiryWriter};
 
@@ -177,5 +182,7 @@ fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_clients;
 #[cfg(test)]
 mod tests_inquiries;

@@ -6,7 +6,7 @@ use super::ids::new_id;
 use super::*;
 use std::collections::{HashMap, HashSet};
 
-async fn store() -> Store {
+pub(super) async fn store() -> Store {
     let url = match std::env::var("HOTLINE_TEST_POSTGRES_URL") {
         Ok(base) => postgres_schema(&base).await,
         Err(_) => "sqlite::memory:".to_string(),
@@ -18,7 +18,7 @@ async fn store() -> Store {
 
 /// A file-backed SQLite store (several connections, so concurrency is
 /// real), unless PostgreSQL is configured.
-async fn concurrent_store() -> (Store, Option<tempfile::TempDir>) {
+pub(super) async fn concurrent_store() -> (Store, Option<tempfile::TempDir>) {
     if std::env::var("HOTLINE_TEST_POSTGRES_URL").is_ok() {
         return (store().await, None);
     }
@@ -44,11 +44,11 @@ async fn postgres_schema(base: &str) -> String {
 
 const T0: i64 = 1_740_000_000_000;
 
-fn id_at(ms: i64) -> String {
+pub(super) fn id_at(ms: i64) -> String {
     new_id(ms, &mut rand::thread_rng())
 }
 
-fn call(from: &str, at_ms: i64) -> NewInquiry {
+pub(super) fn call(from: &str, at_ms: i64) -> NewInquiry {
     NewInquiry {
         channel: Channel::Phone,
         from: from.to_string(),

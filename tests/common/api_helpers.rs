@@ -60,6 +60,7 @@ impl TestServer {
             token_ttl_s: 3600,
             agent_events,
             channels: Default::default(),
+            routing: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -8,8 +8,8 @@
 //! timeout, BYE retransmission) run on the same `now` as the rest.
 
 use super::{Action, Endpoint, Peer};
-use crate::sip::dialog::{CallHandle, Dialog, DialogState, strip_tag};
-use crate::sip::message::{self, Message, Method};
+use crate::sip::dialog::{CallHandle, CancelState, Dialog, DialogState, strip_tag};
+use crate::sip::message::{self, Message, Method, NameAddr};
 use crate::sip::transaction::{ClientEvent, TransactionKey};
 use bytes::Bytes;
 use std::cmp::Reverse;
@@ -46,11 +46,54 @@ pub enum CallEvent {
     /// re-INVITE (hold, resume, new address): answer with
     /// [`Endpoint::answer`] again.
     Reoffer { offer: Option<Bytes> },
+    /// Outgoing call: the agent's phone rings (180) or sends early media
+    /// (183). `100 Trying` is not reported.
+    Progress { status: u16 },
+    /// Outgoing call: the agent answered (2xx, its SDP answer). The
+    /// endpoint has sent the ACK itself.
+    Answered { answer: Bytes },
+    /// Outgoing call: a final non-2xx (486 busy, 603 declined, 487 after
+    /// our CANCEL, 408 when the phone never answered). `Ended` follows.
+    Rejected { status: u16 },
+    /// REFER in the dialog (either leg): a blind transfer to `target` (the
+    /// Refer-To URI). The endpoint has answered 202 Accepted; report the
+    /// outcome with [`Endpoint::refer_outcome`].
+    Refer {
+        target: String,
+        referred_by: Option<String>,
+    },
     /// Our 2xx was never ACKed (64*T1): the dialog is being torn down.
     AckTimeout,
-    /// The dialog is over (our BYE was answered or timed out, or the call
-    /// was rejected). The last event of every call.
+    /// The dialog is over (a BYE either way, a rejection, a CANCEL or a
+    /// timeout). The last event of every call, delivered exactly once.
     Ended,
+}
+
+/// What one of our client transactions is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ClientRole {
+    Invite,
+    Cancel,
+    Bye,
+    /// The outcome of a REFER; its answer changes nothing.
+    Notify,
+    /// BYE to a forked branch that answered after another (§13.2.2.4).
+    StrayBye,
+}
+
+/// A client transaction of a call, found by (branch, CSeq method): a
+/// CANCEL shares its INVITE's branch.
+#[derive(Debug, Clone)]
+pub(super) struct ClientRef {
+    pub call: CallHandle,
+    pub key: TransactionKey,
+    pub role: ClientRole,
+    /// Where the request went; retransmissions and ACKs follow it even after
+    /// the call itself has ended.
+    pub peer: Peer,
+    /// INVITE: the To tag of the 2xx we took and its ACK, resent on every
+    /// retransmission of that 2xx (§13.2.2.4).
+    pub acked: Option<(String, Bytes)>,
 }
 
 impl Endpoint {
@@ -123,6 +166,8 @@ impl Endpoint {
             reinvite_key: None,
             pending_ack: None,
             bye_key: None,
+            uac: None,
+            refer_cseq: None,
         };
         let _ = to_hdr;
         self.dialog_index
@@ -268,20 +313,22 @@ impl Endpoint {
         actions
     }
 
-    /// Ends the call from our side: BYE when answered, 480 when not yet.
+    /// Ends the call from our side: BYE when answered; an incoming call not
+    /// yet answered gets 480, an outgoing one is cancelled.
     pub fn hangup(&mut self, call: CallHandle, now: Instant) -> Vec<Action> {
         let Some(dialog) = self.calls.get(&call) else {
             return Vec::new();
         };
         match dialog.state {
+            DialogState::Early if dialog.uac.is_some() => self.cancel(call, now),
             DialogState::Early => self.reject(call, 480, "Temporarily Unavailable", now),
             DialogState::Answered | DialogState::Confirmed => self.send_bye(call, now),
             DialogState::Terminating | DialogState::Terminated => Vec::new(),
         }
     }
 
-    fn send_bye(&mut self, call: CallHandle, now: Instant) -> Vec<Action> {
-        let branch = format!("z9hG4bK{:016x}", self.next_random());
+    pub(super) fn send_bye(&mut self, call: CallHandle, now: Instant) -> Vec<Action> {
+        let branch = self.new_branch();
         let user_agent = self.config.user_agent.clone();
         let Some(dialog) = self.calls.get_mut(&call) else {
             return Vec::new();
@@ -291,15 +338,45 @@ impl Endpoint {
         let peer = dialog.peer;
         let (key, bytes) = dialog.bye(&branch, &user_agent);
         dialog.bye_key = Some(key.clone());
-        self.client_index.insert(key.branch.clone(), call);
-        let bytes = self
-            .client
-            .send_request(key, false, peer.transport.is_reliable(), bytes, now);
-        vec![Action::Send { to: peer, bytes }]
+        vec![self.start_client(call, ClientRole::Bye, peer, key, bytes, now)]
     }
 
-    /// Forgets a call and tells the call layer it is over.
-    fn end_call(&mut self, call: CallHandle) -> Vec<Action> {
+    /// A fresh RFC 3261 branch for a request we send.
+    pub(super) fn new_branch(&mut self) -> String {
+        format!("z9hG4bK{:016x}", self.next_random())
+    }
+
+    /// Starts a client transaction for `call` and returns the send action.
+    pub(super) fn start_client(
+        &mut self,
+        call: CallHandle,
+        role: ClientRole,
+        peer: Peer,
+        key: TransactionKey,
+        bytes: Bytes,
+        now: Instant,
+    ) -> Action {
+        self.client_index.insert(
+            (key.branch.clone(), key.method.clone()),
+            ClientRef {
+                call,
+                key: key.clone(),
+                role,
+                peer,
+                acked: None,
+            },
+        );
+        let is_invite = role == ClientRole::Invite;
+        let bytes =
+            self.client
+                .send_request(key, is_invite, peer.transport.is_reliable(), bytes, now);
+        Action::Send { to: peer, bytes }
+    }
+
+    /// Forgets a call and tells the call layer it is over. Client
+    /// transactions of the call run on (a late 487 still gets its ACK, a
+    /// late 2xx its ACK and BYE) and leave the index when they terminate.
+    pub(super) fn end_call(&mut self, call: CallHandle) -> Vec<Action> {
         let Some(mut dialog) = self.calls.remove(&call) else {
             return Vec::new();
         };
@@ -309,8 +386,8 @@ impl Endpoint {
         if let Some(key) = dialog.invite_key.take() {
             self.invite_index.remove(&key);
         }
-        if let Some(key) = dialog.bye_key.take() {
-            self.client_index.remove(&key.branch);
+        if dialog.uac.is_some() {
+            self.outgoing_calls = self.outgoing_calls.saturating_sub(1);
         }
         vec![Action::Call(call, CallEvent::Ended)]
     }
@@ -378,8 +455,43 @@ impl Endpoint {
                 ));
                 ok(self)
             }
+            Method::Refer => {
+                let refer_to = msg
+                    .header("Refer-To")
+                    .and_then(|v| NameAddr::parse(v, "Refer-To").ok());
+                let Some(refer_to) = refer_to else {
+                    return Some((
+                        400,
+                        message::response(msg, 400, "Missing or Bad Refer-To")
+                            .to_tag(&tag)
+                            .build(),
+                    ));
+                };
+                dialog.refer_cseq = msg.cseq().ok().map(|c| c.seq);
+                let referred_by =
+                    msg.header("Referred-By")
+                        .map(|v| match NameAddr::parse(v, "Referred-By") {
+                            Ok(addr) => addr.uri.as_str().to_string(),
+                            Err(_) => v.to_string(),
+                        });
+                actions.push(Action::Call(
+                    call,
+                    CallEvent::Refer {
+                        target: refer_to.uri.as_str().to_string(),
+                        referred_by,
+                    },
+                ));
+                Some((
+                    202,
+                    message::response(msg, 202, "Accepted")
+                        .to_tag(&tag)
+                        .header("Server", &self.config.user_agent)
+                        .build(),
+                ))
+            }
             Method::Invite => {
-                if dialog.reinvite_key.is_some() || dialog.invite_key.is_some() {
+                let our_invite_open = dialog.uac.is_some() && dialog.state == DialogState::Early;
+                if dialog.reinvite_key.is_some() || dialog.invite_key.is_some() || our_invite_open {
                     // RFC 3261 §14.2: one INVITE at a time.
                     return Some((
                         491,
@@ -464,7 +576,9 @@ impl Endpoint {
         (200, message::response(msg, 200, "OK").to_tag(&tag).build())
     }
 
-    /// A response: ours only come from client transactions (our BYEs).
+    /// A response: ours only come from client transactions (INVITE,
+    /// CANCEL, BYE, NOTIFY), matched by top Via branch and CSeq method
+    /// (§17.1.3). Anything else is dropped (§18.1.2).
     pub(super) fn on_response(&mut self, msg: &Message, now: Instant) -> Vec<Action> {
         let (Ok(via), Ok(cseq), Some(status)) = (msg.top_via(), msg.cseq(), msg.status()) else {
             return Vec::new();
@@ -472,27 +586,27 @@ impl Endpoint {
         let Some(branch) = via.branch() else {
             return Vec::new();
         };
-        let Some(&call) = self.client_index.get(branch) else {
+        let index = (branch.to_string(), cseq.method.as_str().to_string());
+        let Some(entry) = self.client_index.get(&index).cloned() else {
             return Vec::new();
         };
-        let Some(key) = self.calls.get(&call).and_then(|d| d.bye_key.clone()) else {
-            return Vec::new();
-        };
-        if key.method != cseq.method.as_str() {
-            return Vec::new();
+        if entry.role == ClientRole::Invite {
+            return self.on_invite_response(msg, status, entry, now);
         }
         let mut actions = Vec::new();
-        for event in self.client.on_response(&key, status, None, now) {
+        for event in self.client.on_response(&entry.key, status, None, now) {
             if let ClientEvent::Response(code) = event
                 && code >= 200
+                && entry.role == ClientRole::Bye
             {
-                actions.extend(self.end_call(call));
+                actions.extend(self.end_call(entry.call));
             }
         }
         actions
     }
 
-    /// Call timers: 2xx retransmission, ACK timeout, BYE transactions.
+    /// Call timers: 2xx retransmission, ACK timeout, CANCEL give-up, and
+    /// the client transactions.
     pub(super) fn call_timeouts(&mut self, now: Instant) -> Vec<Action> {
         let mut actions = Vec::new();
         while let Some(Reverse((at, call))) = self.call_timers.peek().copied() {
@@ -503,6 +617,12 @@ impl Endpoint {
             let Some(dialog) = self.calls.get_mut(&call) else {
                 continue;
             };
+            if let Some(uac) = &dialog.uac
+                && uac.cancel == (CancelState::Sent { give_up_at: at })
+            {
+                actions.extend(self.give_up_cancelled(call));
+                continue;
+            }
             let Some(pending) = dialog.pending_ack.as_mut() else {
                 continue;
             };
@@ -527,17 +647,40 @@ impl Endpoint {
             self.call_timers.push(Reverse((next, call)));
         }
         for (key, event) in self.client.handle_timeout(now) {
-            let Some(&call) = self.client_index.get(&key.branch) else {
+            let index = (key.branch.clone(), key.method.clone());
+            let Some(entry) = self.client_index.get(&index).cloned() else {
                 continue;
             };
             match event {
                 ClientEvent::Transmit(bytes) => {
-                    if let Some(d) = self.calls.get(&call) {
-                        actions.push(Action::Send { to: d.peer, bytes });
-                    }
+                    actions.push(Action::Send {
+                        to: entry.peer,
+                        bytes,
+                    });
                 }
-                ClientEvent::Timeout | ClientEvent::Terminated => {
-                    actions.extend(self.end_call(call));
+                ClientEvent::Timeout => match entry.role {
+                    // Timer B: the phone never answered at all.
+                    ClientRole::Invite => {
+                        if self
+                            .calls
+                            .get(&entry.call)
+                            .is_some_and(|d| d.uac.is_some() && d.state == DialogState::Early)
+                        {
+                            actions.push(Action::Call(
+                                entry.call,
+                                CallEvent::Rejected { status: 408 },
+                            ));
+                            actions.extend(self.end_call(entry.call));
+                        }
+                    }
+                    ClientRole::Bye => actions.extend(self.end_call(entry.call)),
+                    ClientRole::Cancel | ClientRole::Notify | ClientRole::StrayBye => {}
+                },
+                ClientEvent::Terminated => {
+                    self.client_index.remove(&index);
+                    if entry.role == ClientRole::Bye {
+                        actions.extend(self.end_call(entry.call));
+                    }
                 }
                 ClientEvent::Response(_) => {}
             }
