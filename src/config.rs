@@ -44,6 +44,7 @@ pub struct Config {
     )]
     pub calendar: Calendar,
     pub ivr: IvrConfig,
+    pub reports: ReportsConfig,
     /// E-mail and messenger ingest (`/api/v1/channels/...`).
     pub channels: ChannelsConfig,
     /// Operators upserted into the store at start (demos and tests). Agents
@@ -73,6 +74,7 @@ impl Default for Config {
             queues: default_queues(),
             recording: RecordingConfig::default(),
             departments: Vec::new(),
+            reports: ReportsConfig::default(),
         }
     }
 }
@@ -413,6 +415,23 @@ fn secret_problem(secret: &str) -> Option<String> {
 
 /// Shortest non-zero `ivr.reload_interval_ms`: faster polling only burns CPU.
 pub const MIN_RELOAD_INTERVAL_MS: u64 = 100;
+
+/// Statistical reports (`hotline report`, `/api/v1/reports/*`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportsConfig {
+    /// Service level: the share of answered calls answered within this
+    /// many seconds of entering the queue.
+    pub service_level_s: u32,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            service_level_s: crate::report::DEFAULT_SERVICE_LEVEL_S,
+        }
+    }
+}
 
 /// An operator listed in the config, upserted at start.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -821,6 +840,15 @@ impl Config {
                 format!(
                     "reload_interval_ms ({interval}) is below {MIN_RELOAD_INTERVAL_MS}: use 0 to turn hot reload off"
                 ),
+            );
+        }
+
+        let service_level_s = self.reports.service_level_s;
+        if !(1..=3600).contains(&service_level_s) {
+            bad(
+                "reports.service_level_s",
+                &[],
+                format!("service_level_s ({service_level_s}) must be from 1 to 3600 seconds"),
             );
         }
 

@@ -14,6 +14,7 @@ pub mod ivr;
 pub mod mask;
 pub mod media;
 pub mod phone;
+pub mod report;
 pub mod role;
 pub mod routing;
 pub mod server;

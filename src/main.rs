@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use hotline::config::{Config, ConfigError, PortRange};
 use hotline::ivr::{AnyPrompt, Calendar, CalendarTime, DirCatalog, PromptCatalog};
 use hotline::media::prompts::check_wav;
+use hotline::report::{self, DateRange, Format, Group};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,9 @@ enum Command {
     Check(CheckArgs),
     /// Apply the database migrations and exit.
     Migrate(MigrateArgs),
+    /// Print a statistical report straight from the database (the same
+    /// figures as `/api/v1/reports/*`; definitions in the README).
+    Report(ReportArgs),
     /// IVR tools for admins.
     Ivr {
         #[command(subcommand)]
@@ -175,6 +179,40 @@ struct MigrateArgs {
     database: Option<String>,
 }
 
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// First day, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    from: String,
+    /// Last day (included), YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    to: String,
+    /// `json` or `csv`.
+    #[arg(long, default_value = "json")]
+    format: Format,
+    /// `summary` (per period) or `agents` (per agent).
+    #[arg(long, value_enum, default_value = "summary")]
+    kind: ReportKind,
+    /// Periods of the summary: `day`, `week` (Monday to Sunday) or `month`.
+    #[arg(long, default_value = "day")]
+    group: Group,
+    /// UTC offset the days are read in, e.g. +03:00 [default: UTC].
+    #[arg(long, value_name = "OFFSET", allow_hyphen_values = true)]
+    tz: Option<String>,
+    /// Configuration file (default: ./hotline.toml if it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database to read; overrides the config's `database.url`.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReportKind {
+    Summary,
+    Agents,
+}
+
 fn main() -> ExitCode {
     // clap prints usage errors itself and exits 2 (0 for --help/--version).
     let cli = Cli::parse();
@@ -183,6 +221,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Serve(args) => serve(args),
         Command::Migrate(args) => migrate(args),
+        Command::Report(args) => report(args),
         Command::Ivr {
             command: IvrCommand::Simulate(args),
         } => simulate(args),
@@ -443,6 +482,73 @@ fn migrate(args: MigrateArgs) -> ExitCode {
         tracing::info!("migrations applied");
         Ok(())
     })
+}
+
+fn report(args: ReportArgs) -> ExitCode {
+    let range = match DateRange::parse(Some(&args.from), Some(&args.to), args.tz.as_deref()) {
+        Ok(range) => range,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("error: --{}: {}", p.field, p.message);
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let config = match configure(args.config.as_deref(), |c| {
+        if let Some(url) = args.database {
+            c.database.url = url;
+        }
+    }) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    run_async(async move {
+        let url = &config.database.url;
+        if let Some(file) = sqlite_file(url)
+            && !file.exists()
+        {
+            // Opening would create an empty database; say what is wrong instead.
+            anyhow::bail!("database file {} not found", file.display());
+        }
+        let store = hotline::store::Store::connect(url).await?;
+        let now = unix_now_ms();
+        let text = match args.kind {
+            ReportKind::Summary => {
+                let service_level_s = config.reports.service_level_s;
+                let r = report::summary_report(&store, &range, args.group, service_level_s, now)
+                    .await?;
+                match args.format {
+                    Format::Json => serde_json::to_string_pretty(&r)? + "\n",
+                    Format::Csv => report::csv::summary_csv(&r),
+                }
+            }
+            ReportKind::Agents => {
+                let r = report::agents_report(&store, &range, now).await?;
+                match args.format {
+                    Format::Json => serde_json::to_string_pretty(&r)? + "\n",
+                    Format::Csv => report::csv::agents_csv(&r),
+                }
+            }
+        };
+        store.close().await;
+        print!("{text}");
+        Ok(())
+    })
+}
+
+/// The file of a `sqlite:` URL, `None` for in-memory and other databases.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}
+
+fn unix_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Runs `job` on a multi-threaded runtime; an error is printed with its

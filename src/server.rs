@@ -5,7 +5,7 @@
 //! port 0 side by side; [`run`] is the CLI's blocking form.
 
 use crate::api::{self, AgentEvent, AppState};
-use crate::call::{self, CallContext};
+use crate::call::{self, CallContext, Dialogs};
 use crate::config::Config;
 use crate::ivr::registry::{ScriptRegistry, spawn_watcher};
 use crate::media::ports::RtpPortPool;
@@ -172,6 +172,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (calls_tx, calls_rx) = mpsc::unbounded_channel();
     let shell = SipShell::new(endpoint, udp, limits, tcp_limits, persist_tx, calls_tx);
     let (inquiries, inquiry_writer) = InquiryWriter::spawn(store.clone());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_calls_tx, stop_calls_rx) = watch::channel(false);
+    // Routing runs until the second stop phase: calls ending in the first
+    // still report to it.
+    let (routing, routing_task) =
+        routing::start(&config.queues, store.clone(), unix_ms(), stop_rx.clone()).await?;
+    let live_calls = LiveCalls::new();
     let call_ctx = Arc::new(CallContext {
         shell: shell.clone(),
         flows: registry.clone(),
@@ -187,17 +194,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         inquiries: inquiries.clone(),
         inactivity: Duration::from_secs(config.media.rtp_timeout_s),
         pacing: SharedPacing::default(),
+        routing: routing.clone(),
+        live: live_calls.clone(),
+        store: store.clone(),
+        recordings: config
+            .recording
+            .enabled
+            .then(|| config.paths.recordings_dir.clone()),
+        http_base: http_base(config.http.listen.ip(), http_addr, &config),
+        realm: realm.clone(),
+        queue_names: config.queues.iter().map(|q| q.name.clone()).collect(),
+        departments: config.departments.clone().into(),
+        dialogs: Dialogs::default(),
     });
     let pacing = call_ctx.pacing.clone();
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (stop_calls_tx, stop_calls_rx) = watch::channel(false);
     let (agent_events, _) = broadcast::channel(256);
-    // Routing runs until the second stop phase: calls ending in the first
-    // still report to it.
-    let (routing, routing_task) =
-        routing::start(&config.queues, store.clone(), unix_ms(), stop_rx.clone()).await?;
-    let live_calls = LiveCalls::new();
     // Registrations reach routing through the registrar's change stream;
     // the registrar itself (through a weak handle, so the writer does not
     // keep the shell alive) says whether the login still has a live binding.
@@ -224,6 +236,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             live_calls: live_calls.clone(),
             departments: config.departments.clone().into(),
         }),
+        reports: config.reports.clone(),
     };
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
@@ -279,6 +292,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         inquiries,
         inquiry_writer,
     })
+}
+
+/// The API's address as an agent's phone or browser reaches it, for the
+/// `Call-Info` screen-pop URL: the listen address when specific, else the
+/// advertised SIP domain, else loopback (a single-box install).
+fn http_base(listen_ip: std::net::IpAddr, bound: SocketAddr, config: &Config) -> String {
+    let host = if listen_ip.is_unspecified() {
+        config
+            .sip
+            .domain
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1".to_string())
+    } else {
+        bound.ip().to_string()
+    };
+    format!("http://{host}:{}", bound.port())
 }
 
 fn endpoint_config(config: &Config) -> EndpointConfig {

@@ -70,6 +70,7 @@ impl Server {
             agent_events,
             channels: Arc::new(channels),
             routing: None,
+            reports: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

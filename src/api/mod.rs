@@ -7,6 +7,7 @@ pub mod channels;
 mod clients;
 mod error;
 mod inquiries;
+mod reports;
 mod routing;
 mod time;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     /// Routing and live calls; `None` where the API runs without them
     /// (their endpoints then answer 503).
     pub routing: Option<RoutingState>,
+    /// The service-level threshold of `reports/summary`.
+    pub reports: crate::config::ReportsConfig,
     /// E-mail and messenger ingest: tokens, secrets, limits.
     pub channels: std::sync::Arc<crate::config::ChannelsConfig>,
 }
@@ -92,6 +95,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/clients/{id}/managers/{area}",
             put(clients::set_manager).delete(clients::clear_manager),
         )
+        .route("/api/v1/reports/summary", get(reports::summary))
+        .route("/api/v1/reports/agents", get(reports::agents))
         .route("/api/v1/channels/email", post(channels::email))
         .route(
             "/api/v1/channels/messenger/{name}",

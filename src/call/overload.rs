@@ -84,10 +84,6 @@ pub async fn watch_pacing(
     }
 }
 
-/// Receives call signals from the SIP shell and runs one task per call
-/// until `stop`; then waits for the calls still running to end (graceful
-/// stop lets calls finish).
-
 #[cfg(test)]
 mod tests {
     use super::OverloadDetector;

@@ -67,7 +67,7 @@ impl Date {
     }
 
     /// The inverse of [`Date::days_since_epoch`] (`civil_from_days`).
-    fn from_days_since_epoch(days: i64) -> Date {
+    pub fn from_days_since_epoch(days: i64) -> Date {
         let z = days + 719_468;
         let era = z.div_euclid(146_097);
         let day_of_era = z - era * 146_097;

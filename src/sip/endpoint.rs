@@ -855,10 +855,10 @@ mod tests {
     use super::*;
     use crate::sip::digest::ha1;
 
-    const REALM: &str = "hotline";
-    const T0_MS: i64 = 1_800_000_000_000;
+    pub(super) const REALM: &str = "hotline";
+    pub(super) const T0_MS: i64 = 1_800_000_000_000;
 
-    fn config() -> EndpointConfig {
+    pub(super) fn config() -> EndpointConfig {
         EndpointConfig {
             realm: REALM.into(),
             user_agent: "hotline-test".into(),
@@ -879,7 +879,7 @@ mod tests {
         }
     }
 
-    fn endpoint_with(logins: &[&str]) -> Endpoint {
+    pub(super) fn endpoint_with(logins: &[&str]) -> Endpoint {
         let mut e = Endpoint::new(config(), 42);
         for login in logins {
             e.upsert_agent(SipCredentials {
@@ -893,7 +893,7 @@ mod tests {
         e
     }
 
-    fn peer(port: u16) -> Peer {
+    pub(super) fn peer(port: u16) -> Peer {
         Peer {
             addr: SocketAddr::from(([10, 1, (port >> 8) as u8, port as u8], port)),
             transport: Transport::Udp,
@@ -901,7 +901,13 @@ mod tests {
         }
     }
 
-    fn register(login: &str, from: Peer, cseq: u32, branch: &str, auth: Option<&str>) -> Bytes {
+    pub(super) fn register(
+        login: &str,
+        from: Peer,
+        cseq: u32,
+        branch: &str,
+        auth: Option<&str>,
+    ) -> Bytes {
         let mut s = format!(
             "REGISTER sip:{REALM} SIP/2.0\r\nVia: SIP/2.0/UDP {addr};branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\nFrom: <sip:{login}@{REALM}>;tag=f{login}\r\nTo: <sip:{login}@{REALM}>\r\nCall-ID: reg-{login}-{port}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{login}@{addr}>\r\nExpires: 120\r\n",
             addr = from.addr,
@@ -914,7 +920,7 @@ mod tests {
         Bytes::from(s)
     }
 
-    fn sent(actions: &[Action]) -> Vec<String> {
+    pub(super) fn sent(actions: &[Action]) -> Vec<String> {
         actions
             .iter()
             .filter_map(|a| match a {
@@ -924,17 +930,17 @@ mod tests {
             .collect()
     }
 
-    fn status(response: &str) -> u16 {
+    pub(super) fn status(response: &str) -> u16 {
         response[8..11].parse().unwrap()
     }
 
-    fn nonce_of(response: &str) -> String {
+    pub(super) fn nonce_of(response: &str) -> String {
         let start = response.find("nonce=\"").unwrap() + 7;
         let end = response[start..].find('"').unwrap();
         response[start..start + end].to_string()
     }
 
-    fn answer(login: &str, password: &str, nonce: &str) -> String {
+    pub(super) fn answer(login: &str, password: &str, nonce: &str) -> String {
         let uri = format!("sip:{REALM}");
         let creds = Credentials {
             username: login.into(),
@@ -1089,7 +1095,7 @@ mod tests {
         );
     }
 
-    fn invite(branch: &str, call_id: &str) -> Bytes {
+    pub(super) fn invite(branch: &str, call_id: &str) -> Bytes {
         let sdp = "v=0\r\no=- 1 1 IN IP4 10.1.0.9\r\ns=-\r\nc=IN IP4 10.1.0.9\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
         Bytes::from(format!(
             "INVITE sip:hotline@hotline SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.0.9:5060;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\nFrom: \"Caller\" <sip:79161234567@10.1.0.9>;tag=caller\r\nTo: <sip:hotline@hotline>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:79161234567@10.1.0.9:5060>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
@@ -1097,13 +1103,19 @@ mod tests {
         ))
     }
 
-    fn in_dialog(method: &str, branch: &str, call_id: &str, to_tag: &str, cseq: u32) -> Bytes {
+    pub(super) fn in_dialog(
+        method: &str,
+        branch: &str,
+        call_id: &str,
+        to_tag: &str,
+        cseq: u32,
+    ) -> Bytes {
         Bytes::from(format!(
             "{method} sip:hotline@hotline SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.0.9:5060;branch=z9hG4bK{branch}\r\nMax-Forwards: 70\r\nFrom: <sip:79161234567@10.1.0.9>;tag=caller\r\nTo: <sip:hotline@hotline>;tag={to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n"
         ))
     }
 
-    fn caller() -> Peer {
+    pub(super) fn caller() -> Peer {
         Peer {
             addr: "10.1.0.9:5060".parse().unwrap(),
             transport: Transport::Udp,
@@ -1111,7 +1123,7 @@ mod tests {
         }
     }
 
-    fn call_events(actions: &[Action]) -> Vec<CallEvent> {
+    pub(super) fn call_events(actions: &[Action]) -> Vec<CallEvent> {
         actions
             .iter()
             .filter_map(|a| match a {
@@ -1121,7 +1133,7 @@ mod tests {
             .collect()
     }
 
-    fn to_tag_of(response: &str) -> String {
+    pub(super) fn to_tag_of(response: &str) -> String {
         let to = response.lines().find(|l| l.starts_with("To:")).unwrap();
         to.split("tag=").nth(1).unwrap().trim().to_string()
     }

@@ -159,6 +159,12 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// The pool, for read-only query layers that live beside their pure
+    /// computation (the reports in `crate::report`).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
 }
 
 /// Wall-clock time for `created_at`-style columns. The store is shell code,

@@ -61,6 +61,7 @@ impl TestServer {
             agent_events,
             channels: Default::default(),
             routing: None,
+            reports: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

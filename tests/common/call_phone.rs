@@ -2,7 +2,8 @@
 //! server's requests (BYE), captures the RTP it receives and decodes the
 //! G.711, and presses keys three ways (RFC 4733, SIP INFO, in-band tones).
 //! RTP headers are built and read by hand here, independently of the
-//! server's RTP code.
+//! server's RTP code. The RTP side ([`RtpMedia`]) and the small SIP text
+//! helpers are shared with the operator's phone (`agent_phone.rs`).
 #![allow(dead_code)]
 
 use hotline::media::g711::CodecKind;
@@ -42,7 +43,6 @@ impl Default for DialOptions {
 
 pub struct CallPhone {
     sip: Arc<UdpSocket>,
-    rtp: Arc<UdpSocket>,
     server: SocketAddr,
     pub local_sip: SocketAddr,
     pub call_id: String,
@@ -50,61 +50,88 @@ pub struct CallPhone {
     pub to_tag: String,
     number: String,
     cseq: u32,
-    pub remote_rtp: SocketAddr,
     pub final_status: u16,
     pub answer_sdp: String,
-    pub received: Arc<Mutex<Vec<Received>>>,
+    pub media: RtpMedia,
     requests: tokio::sync::mpsc::UnboundedReceiver<String>,
     responses: tokio::sync::mpsc::UnboundedReceiver<String>,
-    seq: u16,
-    ts: u32,
-    ssrc: u32,
-    dtmf_pt: u8,
-    codec: CodecKind,
 }
 
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.split("\r\n").skip(1).find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
+/// The first value of header `name` in a message's text (long names only).
+pub fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.split("\r\n")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
 }
 
-fn status_of(msg: &str) -> Option<u16> {
+/// The status of a response's text, None for a request.
+pub fn status_of(msg: &str) -> Option<u16> {
     msg.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
 }
 
-fn body_of(msg: &str) -> &str {
+pub fn body_of(msg: &str) -> &str {
     msg.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("")
 }
 
-impl CallPhone {
-    /// Dials `number`; returns the phone once the call is answered (200 and
-    /// ACK sent) or with `final_status` set to the rejection.
-    pub async fn dial(server: SocketAddr, number: &str, options: DialOptions) -> CallPhone {
-        let sip = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-        let rtp = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
-        let local_sip = sip.local_addr().unwrap();
-        let (req_tx, requests) = tokio::sync::mpsc::unbounded_channel();
-        let (resp_tx, responses) = tokio::sync::mpsc::unbounded_channel();
-        let pump = sip.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 65536];
-            while let Ok((n, _)) = pump.recv_from(&mut buf).await {
-                let text = String::from_utf8_lossy(&buf[..n]).to_string();
-                let tx = if text.starts_with("SIP/2.0 ") {
-                    &resp_tx
-                } else {
-                    &req_tx
-                };
-                if tx.send(text).is_err() {
-                    break;
-                }
+/// Requests and responses a test phone's SIP socket received, in order.
+pub type SipInbox = tokio::sync::mpsc::UnboundedReceiver<String>;
+
+/// Binds a UDP socket for SIP and sorts what it receives into
+/// (socket, requests, responses), each read in order by the phone.
+pub async fn sip_socket(bind: &str) -> (Arc<UdpSocket>, SipInbox, SipInbox) {
+    let sip = Arc::new(UdpSocket::bind(bind).await.unwrap());
+    let (requests, responses) = sort_sip(sip.clone());
+    (sip, requests, responses)
+}
+
+/// Reads `sip` in a task, sorting datagrams into (requests, responses).
+pub fn sort_sip(sip: Arc<UdpSocket>) -> (SipInbox, SipInbox) {
+    let (req_tx, requests) = tokio::sync::mpsc::unbounded_channel();
+    let (resp_tx, responses) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, _)) = sip.recv_from(&mut buf).await {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let tx = if text.starts_with("SIP/2.0 ") {
+                &resp_tx
+            } else {
+                &req_tx
+            };
+            if tx.send(text).is_err() {
+                break;
             }
-        });
+        }
+    });
+    (requests, responses)
+}
+
+/// The RTP side of a test phone: one socket on 127.0.0.1, every packet it
+/// receives captured, and a sender with its own sequence, timestamp and
+/// SSRC toward `remote`.
+pub struct RtpMedia {
+    socket: Arc<UdpSocket>,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    /// Where sent packets go (the peer's SDP address).
+    pub remote: SocketAddr,
+    pub codec: CodecKind,
+    /// Payload type of telephone-event as the peer's SDP names it.
+    pub dtmf_pt: u8,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+}
+
+impl RtpMedia {
+    /// Binds a socket on 127.0.0.1 (port 0) and starts capturing.
+    pub async fn bind(codec: CodecKind) -> RtpMedia {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
         let sink = received.clone();
-        let rtp_in = rtp.clone();
+        let rtp_in = socket.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 2048];
             while let Ok((n, _)) = rtp_in.recv_from(&mut buf).await {
@@ -128,9 +155,189 @@ impl CallPhone {
                 });
             }
         });
+        let remote = socket.local_addr().unwrap();
+        RtpMedia {
+            socket,
+            received,
+            remote,
+            codec,
+            dtmf_pt: 101,
+            seq: 1000,
+            ts: 50_000,
+            ssrc: 0x1234_5678,
+        }
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.socket.local_addr().unwrap()
+    }
+
+    /// An SDP offer/answer for this socket: our codec, telephone-event when
+    /// asked, ptime 20, `a=sendrecv`.
+    pub fn sdp(&self, telephone_event: bool) -> String {
+        let rtp = self.local_addr();
+        let pt = self.codec.static_payload_type();
+        let name = match self.codec {
+            CodecKind::Pcmu => "PCMU",
+            CodecKind::Pcma => "PCMA",
+        };
+        let (fmts, te) = if telephone_event {
+            (
+                format!("{pt} 101"),
+                "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
+            )
+        } else {
+            (format!("{pt}"), "")
+        };
+        format!(
+            "v=0\r\no=test 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP {fmts}\r\na=rtpmap:{pt} {name}/8000\r\n{te}a=ptime:20\r\na=sendrecv\r\n",
+            rtp.port()
+        )
+    }
+
+    /// Takes the peer's address and telephone-event type from its SDP.
+    pub fn use_peer_sdp(&mut self, sdp: &str) {
+        self.remote = parse_sdp_addr(sdp);
+        if let Some(pt) = sdp.lines().find_map(|l| {
+            l.strip_prefix("a=rtpmap:")?
+                .split_once(" telephone-event")
+                .map(|(pt, _)| pt.parse().unwrap())
+        }) {
+            self.dtmf_pt = pt;
+        }
+    }
+
+    async fn send_rtp(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
+        let mut p = Vec::with_capacity(12 + payload.len());
+        p.push(0x80);
+        p.push(pt | if marker { 0x80 } else { 0 });
+        p.extend_from_slice(&self.seq.to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&self.ssrc.to_be_bytes());
+        p.extend_from_slice(payload);
+        self.seq = self.seq.wrapping_add(1);
+        self.socket.send_to(&p, self.remote).await.unwrap();
+    }
+
+    /// Sends `samples` as 20 ms frames of our codec, paced in real time.
+    pub async fn send_samples(&mut self, samples: &[i16]) {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for frame in samples.chunks(160) {
+            tick.tick().await;
+            let payload: Vec<u8> = frame.iter().map(|&s| self.codec.encode(s)).collect();
+            let ts = self.ts;
+            self.send_rtp(self.codec.static_payload_type(), false, ts, &payload)
+                .await;
+            self.ts = self.ts.wrapping_add(160);
+        }
+    }
+
+    /// Sends `frames` 20 ms frames of silence, paced in real time (the
+    /// server latches onto our address from them).
+    pub async fn send_silence(&mut self, frames: usize) {
+        self.send_samples(&vec![0; frames * 160]).await;
+    }
+
+    /// RFC 4733: a 100 ms event with three end packets, as phones send it.
+    pub async fn press_rfc4733(&mut self, key: char) {
+        let event = match key {
+            '0'..='9' => key as u8 - b'0',
+            '*' => 10,
+            '#' => 11,
+            _ => panic!("key {key}"),
+        };
+        let ts = self.ts;
+        let pt = self.dtmf_pt;
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        for i in 1..=5u16 {
+            tick.tick().await;
+            let dur = i * 160;
+            let payload = [event, 10, (dur >> 8) as u8, dur as u8];
+            self.send_rtp(pt, i == 1, ts, &payload).await;
+        }
+        for _ in 0..3 {
+            let payload = [event, 0x80 | 10, (800u16 >> 8) as u8, 800u16 as u8];
+            self.send_rtp(pt, false, ts, &payload).await;
+        }
+        self.ts = self.ts.wrapping_add(800);
+    }
+
+    /// In-band: the two DTMF frequencies for 100 ms, then 100 ms silence.
+    pub async fn press_inband(&mut self, key: char) {
+        let (low, high) = match key {
+            '1' => (697.0, 1209.0),
+            '2' => (697.0, 1336.0),
+            '3' => (697.0, 1477.0),
+            '4' => (770.0, 1209.0),
+            '5' => (770.0, 1336.0),
+            '6' => (770.0, 1477.0),
+            '7' => (852.0, 1209.0),
+            '8' => (852.0, 1336.0),
+            '9' => (852.0, 1477.0),
+            '*' => (941.0, 1209.0),
+            '0' => (941.0, 1336.0),
+            '#' => (941.0, 1477.0),
+            _ => panic!("key {key}"),
+        };
+        let samples: Vec<i16> = (0..1600)
+            .map(|n| {
+                let t = n as f64 / 8000.0;
+                if n < 800 {
+                    (8000.0
+                        * ((2.0 * std::f64::consts::PI * low * t).sin()
+                            + (2.0 * std::f64::consts::PI * high * t).sin()))
+                        as i16
+                } else {
+                    0
+                }
+            })
+            .collect();
+        self.send_samples(&samples).await;
+    }
+
+    /// Audio packets (not telephone-events) received so far.
+    pub fn audio_packets(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.payload_type == 0 || p.payload_type == 8)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until at least `n` audio packets arrived.
+    pub async fn wait_packets(&self, n: usize, within: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + within;
+        loop {
+            let packets = self.audio_packets();
+            if packets.len() >= n || Instant::now() > deadline {
+                return packets;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A sine tone of `frequency` Hz, `ms` long, at 8 kHz: distinct audio whose
+/// arrival on the far side can be checked by content.
+pub fn tone(frequency: f64, ms: usize) -> Vec<i16> {
+    (0..ms * 8)
+        .map(|n| {
+            (12_000.0 * (2.0 * std::f64::consts::PI * frequency * n as f64 / 8000.0).sin()) as i16
+        })
+        .collect()
+}
+
+impl CallPhone {
+    /// Dials `number`; returns the phone once the call is answered (200 and
+    /// ACK sent) or with `final_status` set to the rejection.
+    pub async fn dial(server: SocketAddr, number: &str, options: DialOptions) -> CallPhone {
+        let (sip, requests, responses) = sip_socket("127.0.0.1:0").await;
+        let local_sip = sip.local_addr().unwrap();
+        let media = RtpMedia::bind(options.codec).await;
         let mut phone = CallPhone {
             sip,
-            rtp,
             server,
             local_sip,
             call_id: format!("call-{}-{}", local_sip.port(), std::process::id()),
@@ -138,17 +345,11 @@ impl CallPhone {
             to_tag: String::new(),
             number: number.to_string(),
             cseq: 1,
-            remote_rtp: server,
             final_status: 0,
             answer_sdp: String::new(),
-            received,
+            media,
             requests,
             responses,
-            seq: 1000,
-            ts: 50_000,
-            ssrc: 0x1234_5678,
-            dtmf_pt: 101,
-            codec: options.codec,
         };
         phone.invite(options).await;
         phone
@@ -183,27 +384,7 @@ impl CallPhone {
     }
 
     fn offer(&self, options: DialOptions) -> String {
-        let rtp = self.rtp.local_addr().unwrap();
-        let pt = match options.codec {
-            CodecKind::Pcmu => 0,
-            CodecKind::Pcma => 8,
-        };
-        let name = match options.codec {
-            CodecKind::Pcmu => "PCMU",
-            CodecKind::Pcma => "PCMA",
-        };
-        let (fmts, te) = if options.telephone_event {
-            (
-                format!("{pt} 101"),
-                "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
-            )
-        } else {
-            (format!("{pt}"), "")
-        };
-        format!(
-            "v=0\r\no=test 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP {fmts}\r\na=rtpmap:{pt} {name}/8000\r\n{te}a=ptime:20\r\na=sendrecv\r\n",
-            rtp.port()
-        )
+        self.media.sdp(options.telephone_event)
     }
 
     async fn invite(&mut self, options: DialOptions) {
@@ -243,14 +424,7 @@ impl CallPhone {
                 return;
             }
             self.answer_sdp = body_of(&resp).to_string();
-            self.remote_rtp = parse_sdp_addr(&self.answer_sdp);
-            if let Some(pt) = self.answer_sdp.lines().find_map(|l| {
-                l.strip_prefix("a=rtpmap:")?
-                    .split_once(" telephone-event")
-                    .map(|(pt, _)| pt.parse().unwrap())
-            }) {
-                self.dtmf_pt = pt;
-            }
+            self.media.use_peer_sdp(&self.answer_sdp);
             self.send_ack(&format!("z9hG4bK-ack-{}", self.local_sip.port()))
                 .await;
             return;
@@ -316,7 +490,7 @@ impl CallPhone {
     pub async fn reinvite(&mut self, direction: &str) -> (u16, String) {
         let offer = self
             .offer(DialOptions {
-                codec: self.codec,
+                codec: self.media.codec,
                 telephone_event: true,
             })
             .replace("a=sendrecv", &format!("a={direction}"))
@@ -371,123 +545,33 @@ impl CallPhone {
             .await
     }
 
-    async fn send_rtp(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
-        let mut p = Vec::with_capacity(12 + payload.len());
-        p.push(0x80);
-        p.push(pt | if marker { 0x80 } else { 0 });
-        p.extend_from_slice(&self.seq.to_be_bytes());
-        p.extend_from_slice(&ts.to_be_bytes());
-        p.extend_from_slice(&self.ssrc.to_be_bytes());
-        p.extend_from_slice(payload);
-        self.seq = self.seq.wrapping_add(1);
-        self.rtp.send_to(&p, self.remote_rtp).await.unwrap();
-    }
-
     /// Sends `frames` 20 ms frames of silence, paced in real time (the
     /// server latches onto our address from them).
     pub async fn send_silence(&mut self, frames: usize) {
-        let silence = vec![self.codec.encode(0); 160];
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for _ in 0..frames {
-            tick.tick().await;
-            let ts = self.ts;
-            self.send_rtp(self.codec.static_payload_type(), false, ts, &silence)
-                .await;
-            self.ts = self.ts.wrapping_add(160);
-        }
+        self.media.send_silence(frames).await;
     }
 
-    /// RFC 4733: a 100 ms event with three end packets, as phones send it.
     pub async fn press_rfc4733(&mut self, key: char) {
-        let event = match key {
-            '0'..='9' => key as u8 - b'0',
-            '*' => 10,
-            '#' => 11,
-            _ => panic!("key {key}"),
-        };
-        let ts = self.ts;
-        let pt = self.dtmf_pt;
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        for i in 1..=5u16 {
-            tick.tick().await;
-            let dur = i * 160;
-            let payload = [event, 10, (dur >> 8) as u8, dur as u8];
-            self.send_rtp(pt, i == 1, ts, &payload).await;
-        }
-        for _ in 0..3 {
-            let payload = [event, 0x80 | 10, (800u16 >> 8) as u8, 800u16 as u8];
-            self.send_rtp(pt, false, ts, &payload).await;
-        }
-        self.ts = self.ts.wrapping_add(800);
+        self.media.press_rfc4733(key).await;
     }
 
-    /// In-band: the two DTMF frequencies for 100 ms, then 100 ms silence.
     pub async fn press_inband(&mut self, key: char) {
-        let (low, high) = match key {
-            '1' => (697.0, 1209.0),
-            '2' => (697.0, 1336.0),
-            '3' => (697.0, 1477.0),
-            '4' => (770.0, 1209.0),
-            '5' => (770.0, 1336.0),
-            '6' => (770.0, 1477.0),
-            '7' => (852.0, 1209.0),
-            '8' => (852.0, 1336.0),
-            '9' => (852.0, 1477.0),
-            '*' => (941.0, 1209.0),
-            '0' => (941.0, 1336.0),
-            '#' => (941.0, 1477.0),
-            _ => panic!("key {key}"),
-        };
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        let mut n = 0usize;
-        for frame in 0..10 {
-            tick.tick().await;
-            let payload: Vec<u8> = (0..160)
-                .map(|_| {
-                    let t = n as f64 / 8000.0;
-                    n += 1;
-                    let s = if frame < 5 {
-                        8000.0
-                            * ((2.0 * std::f64::consts::PI * low * t).sin()
-                                + (2.0 * std::f64::consts::PI * high * t).sin())
-                    } else {
-                        0.0
-                    };
-                    self.codec.encode(s as i16)
-                })
-                .collect();
-            let ts = self.ts;
-            self.send_rtp(self.codec.static_payload_type(), false, ts, &payload)
-                .await;
-            self.ts = self.ts.wrapping_add(160);
-        }
+        self.media.press_inband(key).await;
     }
 
     /// Audio packets (not telephone-events) received so far.
     pub fn audio_packets(&self) -> Vec<Received> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|p| p.payload_type == 0 || p.payload_type == 8)
-            .cloned()
-            .collect()
+        self.media.audio_packets()
     }
 
     /// Waits until at least `n` audio packets arrived.
     pub async fn wait_packets(&self, n: usize, within: Duration) -> Vec<Received> {
-        let deadline = Instant::now() + within;
-        loop {
-            let packets = self.audio_packets();
-            if packets.len() >= n || Instant::now() > deadline {
-                return packets;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        self.media.wait_packets(n, within).await
     }
 }
 
-fn parse_sdp_addr(sdp: &str) -> SocketAddr {
+/// The RTP address an SDP body names (`c=IN IP4` and `m=audio`).
+pub fn parse_sdp_addr(sdp: &str) -> SocketAddr {
     let ip = sdp
         .lines()
         .find_map(|l| l.strip_prefix("c=IN IP4 "))

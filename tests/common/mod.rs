@@ -2,6 +2,7 @@
 //! temporary SQLite database, and the test phone.
 #![allow(dead_code)]
 
+pub mod agent_phone;
 pub mod call_phone;
 pub mod sip_phone;
 

@@ -178,6 +178,22 @@ impl SipPhone {
         SipPhone::with(Link::Udp(socket), server, local)
     }
 
+    /// A phone on a socket the caller bound: after registering, the caller
+    /// takes it back with [`SipPhone::into_udp`] to receive calls on the
+    /// address it registered (see `agent_phone.rs`).
+    pub fn on_udp(socket: UdpSocket, server: SocketAddr) -> SipPhone {
+        let local = socket.local_addr().unwrap();
+        SipPhone::with(Link::Udp(socket), server, local)
+    }
+
+    /// The UDP socket back (None for a TCP phone).
+    pub fn into_udp(self) -> Option<UdpSocket> {
+        match self.link {
+            Link::Udp(socket) => Some(socket),
+            Link::Tcp(..) => None,
+        }
+    }
+
     pub async fn tcp(server: SocketAddr) -> SipPhone {
         let stream = TcpStream::connect(server).await.unwrap();
         let local = stream.local_addr().unwrap();

@@ -1,11 +1,14 @@
-//! The call side of the endpoint: INVITE dialogs as a UAS.
+//! The call side of the endpoint: INVITE dialogs as a UAS, and what every
+//! dialog shares whichever side created it (calls we place are set up in
+//! `outgoing.rs`).
 //!
 //! A new INVITE gets `100 Trying` at once and becomes an
 //! [`Action::Incoming`]; the call layer decides (flow lookup, SDP, RTP port)
 //! and answers with [`Endpoint::answer`] or [`Endpoint::reject`]. From then
-//! on every in-dialog request is turned into a [`CallEvent`] for that call,
-//! and [`Endpoint::hangup`] sends our BYE. Timers (2xx retransmission, ACK
-//! timeout, BYE retransmission) run on the same `now` as the rest.
+//! on every in-dialog request (BYE, re-INVITE, INFO, REFER) is turned into a
+//! [`CallEvent`] for that call, and [`Endpoint::hangup`] sends our BYE.
+//! Timers (2xx retransmission, ACK timeout, client transactions) run on the
+//! same `now` as the rest.
 
 use super::{Action, Endpoint, Peer};
 use crate::sip::dialog::{CallHandle, CancelState, Dialog, DialogState, strip_tag};
@@ -678,7 +681,21 @@ impl Endpoint {
                 },
                 ClientEvent::Terminated => {
                     self.client_index.remove(&index);
+                    let still_ringing = entry.role == ClientRole::Invite
+                        && self
+                            .calls
+                            .get(&entry.call)
+                            .is_some_and(|d| d.uac.is_some() && d.state == DialogState::Early);
                     if entry.role == ClientRole::Bye {
+                        actions.extend(self.end_call(entry.call));
+                    } else if still_ringing {
+                        // The INVITE is over but never settled the call (a
+                        // 2xx without a To tag): end it rather than leave
+                        // it ringing for ever.
+                        actions.push(Action::Call(
+                            entry.call,
+                            CallEvent::Rejected { status: 408 },
+                        ));
                         actions.extend(self.end_call(entry.call));
                     }
                 }

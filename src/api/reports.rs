@@ -1,0 +1,214 @@
+//! `/api/v1/reports/summary` and `/api/v1/reports/agents`: the head's
+//! statistical reports (seed 3.7) as JSON or, with `?format=csv`, as a
+//! CSV download. Head and admin only: the figures judge the managers'
+//! work. The numbers come from [`crate::report`], the same code as
+//! `hotline report`.
+
+use super::AppState;
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::now_ms;
+use crate::report::csv::{agents_csv, summary_csv};
+use crate::report::{
+    AgentsReport, DateRange, Format, Group, SummaryReport, agents_report, summary_report,
+};
+use crate::role::AccessLevel;
+use crate::store::{AuditEntry, FieldError};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, RawQuery, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+/// Query of the summary. Strings, so that a bad value is a 422 naming
+/// its field.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SummaryParams {
+    /// First day, `YYYY-MM-DD` (required).
+    from: Option<String>,
+    /// Last day, included, `YYYY-MM-DD` (required).
+    to: Option<String>,
+    /// `day` (default), `week` (Monday to Sunday) or `month`.
+    group: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+    /// UTC offset the days are read in, `+03:00`; default UTC.
+    tz: Option<String>,
+}
+
+/// Query of the agents report.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AgentsParams {
+    /// First day, `YYYY-MM-DD` (required).
+    from: Option<String>,
+    /// Last day, included, `YYYY-MM-DD` (required).
+    to: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+    /// UTC offset the days are read in, `+03:00`; default UTC.
+    tz: Option<String>,
+}
+
+/// Reads an optional enum-like parameter; an empty value means the default.
+fn parse_choice<T: std::str::FromStr<Err = String>>(
+    field: &'static str,
+    value: Option<&str>,
+    default: T,
+    errors: &mut Vec<FieldError>,
+) -> T {
+    match value.filter(|s| !s.is_empty()).map(str::parse) {
+        None => default,
+        Some(Ok(v)) => v,
+        Some(Err(message)) => {
+            errors.push(FieldError { field, message });
+            default
+        }
+    }
+}
+
+/// The range, or every field problem at once (422).
+fn parse_range(
+    from: Option<&str>,
+    to: Option<&str>,
+    tz: Option<&str>,
+    mut errors: Vec<FieldError>,
+) -> Result<DateRange, ApiError> {
+    match DateRange::parse(from, to, tz) {
+        Ok(range) if errors.is_empty() => Ok(range),
+        Ok(_) => Err(errors.into()),
+        Err(more) => {
+            errors.extend(more);
+            Err(errors.into())
+        }
+    }
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/summary",
+    tag = "reports",
+    params(SummaryParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Figures per period and for the whole range",
+            content(
+                (SummaryReport = "application/json"),
+                (String = "text/csv")
+            )),
+        (status = 400, description = "Unknown query parameter"),
+        (status = 401, description = "No or bad token"),
+        (status = 403, description = "Not head or admin"),
+        (status = 422, description = "Bad from, to, group, format or tz, per field"),
+    )
+)]
+pub async fn summary(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RawQuery(raw_query): RawQuery,
+    params: Result<Query<SummaryParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    user.require(AccessLevel::Head)?;
+    let Query(p) = params?;
+    let mut errors = Vec::new();
+    let group = parse_choice("group", p.group.as_deref(), Group::Day, &mut errors);
+    let format = parse_choice("format", p.format.as_deref(), Format::Json, &mut errors);
+    let range = parse_range(p.from.as_deref(), p.to.as_deref(), p.tz.as_deref(), errors)?;
+    audit_report(&state, &user, "summary", raw_query.as_deref()).await?;
+    let report = summary_report(
+        &state.store,
+        &range,
+        group,
+        state.reports.service_level_s,
+        now_ms(),
+    )
+    .await?;
+    let file_name = format!("hotline-summary-{}_{}.csv", report.from, report.to);
+    Ok(render(format, file_name, &report, summary_csv))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/agents",
+    tag = "reports",
+    params(AgentsParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Figures per agent and their total",
+            content(
+                (AgentsReport = "application/json"),
+                (String = "text/csv")
+            )),
+        (status = 400, description = "Unknown query parameter"),
+        (status = 401, description = "No or bad token"),
+        (status = 403, description = "Not head or admin"),
+        (status = 422, description = "Bad from, to, format or tz, per field"),
+    )
+)]
+pub async fn agents(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    RawQuery(raw_query): RawQuery,
+    params: Result<Query<AgentsParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    user.require(AccessLevel::Head)?;
+    let Query(p) = params?;
+    let mut errors = Vec::new();
+    let format = parse_choice("format", p.format.as_deref(), Format::Json, &mut errors);
+    let range = parse_range(p.from.as_deref(), p.to.as_deref(), p.tz.as_deref(), errors)?;
+    audit_report(&state, &user, "agents", raw_query.as_deref()).await?;
+    let report = agents_report(&state.store, &range, now_ms()).await?;
+    let file_name = format!("hotline-agents-{}_{}.csv", report.from, report.to);
+    Ok(render(format, file_name, &report, agents_csv))
+}
+
+/// The report as JSON, or as a CSV download named `file_name`.
+fn render<R: Serialize>(
+    format: Format,
+    file_name: String,
+    report: &R,
+    csv: fn(&R) -> String,
+) -> Response {
+    match format {
+        Format::Json => Json(report).into_response(),
+        Format::Csv => (
+            [
+                (CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{file_name}\""),
+                ),
+            ],
+            csv(report),
+        )
+            .into_response(),
+    }
+}
+
+/// Who pulled which report: the figures are the department's internal
+/// data, so their reads are on the audit log like client records.
+async fn audit_report(
+    state: &AppState,
+    user: &CurrentUser,
+    kind: &str,
+    query: Option<&str>,
+) -> Result<(), ApiError> {
+    state
+        .store
+        .audit(
+            &AuditEntry {
+                actor: &user.0.login,
+                action: "read",
+                object_kind: "report",
+                object_id: Some(kind),
+                detail: query,
+            },
+            now_ms(),
+        )
+        .await?;
+    Ok(())
+}
