@@ -23,12 +23,12 @@ use crate::config::DepartmentConfig;
 use crate::ivr::interpreter::{Input, Outcome, Output, RouteTarget, Session, TimerId};
 use crate::ivr::registry::ScriptRegistry;
 use crate::ivr::{Calendar, Script};
-use crate::media::bridge::Bridge;
 use crate::media::dtmf::parse_info_body;
 use crate::media::ports::RtpPortPool;
 use crate::media::prompts::PromptCache;
-use crate::media::recorder::Recording;
 use crate::media::sdp::{LocalMedia, SessionDescription, build_answer};
+use crate::media::bridge::Bridge;
+use crate::media::recorder::Recording;
 use crate::media::session::{MediaConfig, MediaEvent, MediaSession, PlaybackId, SharedPacing};
 use crate::phone;
 use crate::routing::{CallOrder, LiveCall, LiveCalls, Routing};
@@ -177,11 +177,7 @@ pub async fn run_calls(
                 };
             }
             CallSignal::Event(handle, event) => {
-                if event == CallEvent::Ended
-                    && callers.remove(&handle)
-                    && stopping
-                    && callers.is_empty()
-                {
+                if event == CallEvent::Ended && callers.remove(&handle) && stopping && callers.is_empty() {
                     ctx.dialogs.deliver(handle, event);
                     return;
                 }

@@ -115,12 +115,7 @@ mod tests {
     fn short_waits_and_long_queues_are_said_plainly() {
         assert_eq!(
             ids(position_prompts("en", 25, Duration::from_secs(20), false)),
-            [
-                "queue_position",
-                "queue_many",
-                "queue_wait",
-                "queue_wait_short"
-            ]
+            ["queue_position", "queue_many", "queue_wait", "queue_wait_short"]
         );
         // 61 s rounds up to two minutes, never down to "less than a minute".
         assert_eq!(

@@ -27,7 +27,10 @@ pub(super) async fn run(
     mut events: mpsc::UnboundedReceiver<(CallHandle, CallEvent)>,
 ) {
     let handle = incoming.handle;
-    let login = ctx.shell.endpoint().login_at(incoming.peer.addr, unix_ms());
+    let login = ctx
+        .shell
+        .endpoint()
+        .login_at(incoming.peer.addr, unix_ms());
     let Some(login) = login else {
         tracing::info!(dialled = %incoming.dialled, "feature code from a phone that is not a registered agent: 403");
         ctx.shell

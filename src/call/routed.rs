@@ -85,13 +85,12 @@ impl Call {
         };
         let personal_manager = match (&agent, &client_id, &area) {
             (Some(AgentTarget::Login(login)), _, _) => Some(login.clone()),
-            (_, Some(client), Some(area)) => store
-                .personal_manager(client, area)
-                .await
-                .unwrap_or_else(|e| {
+            (_, Some(client), Some(area)) => {
+                store.personal_manager(client, area).await.unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "personal manager lookup failed");
                     None
-                }),
+                })
+            }
             _ => None,
         };
         let has_open_inquiry = match &client_id {
@@ -328,10 +327,7 @@ impl Call {
                     .and_then(|t| SessionDescription::parse(t).ok())
                     .and_then(|sdp| accept_answer(&sdp).ok());
                 let Some(accepted) = parsed else {
-                    tracing::warn!(
-                        call = self.handle,
-                        "agent phone answered with unusable SDP: hanging up that leg"
-                    );
+                    tracing::warn!(call = self.handle, "agent phone answered with unusable SDP: hanging up that leg");
                     let login = agent.login().to_string();
                     self.drop_agent_side();
                     self.ctx.routing.agent_declined(self.call_id, &login);
@@ -625,16 +621,8 @@ impl Call {
         };
         let routing = self.ctx.routing.clone();
         let result = match (&queue, &login) {
-            (Some(q), _) => {
-                routing
-                    .transfer_to_queue(self.call_id, q, self.orders.clone())
-                    .await
-            }
-            (None, Some(l)) => {
-                routing
-                    .transfer_to_agent(self.call_id, l, self.orders.clone())
-                    .await
-            }
+            (Some(q), _) => routing.transfer_to_queue(self.call_id, q, self.orders.clone()).await,
+            (None, Some(l)) => routing.transfer_to_agent(self.call_id, l, self.orders.clone()).await,
             (None, None) => return Err(TransferRefused(404)),
         };
         if let Err(e) = result {
