@@ -45,6 +45,8 @@ pub struct Config {
     pub calendar: Calendar,
     pub ivr: IvrConfig,
     pub reports: ReportsConfig,
+    /// E-mail and messenger ingest (`/api/v1/channels/...`).
+    pub channels: ChannelsConfig,
     /// Operators upserted into the store at start (demos and tests). Agents
     /// can also be managed through the API; these win on every start.
     pub agents: Vec<AgentConfig>,
@@ -68,6 +70,7 @@ impl Default for Config {
             paths: PathsConfig::default(),
             calendar: Calendar::default(),
             ivr: IvrConfig::default(),
+            channels: ChannelsConfig::default(),
             agents: Vec::new(),
             queues: default_queues(),
             recording: RecordingConfig::default(),
@@ -455,6 +458,69 @@ impl Default for IvrConfig {
         IvrConfig {
             reload_interval_ms: 1000,
         }
+    }
+}
+
+/// Inquiries arriving in writing: e-mail piped in by an MTA, messenger bot
+/// webhooks.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChannelsConfig {
+    /// Shared token an MTA sends as `X-Hotline-Token` to
+    /// `POST /api/v1/channels/email` (a pipe has no way to log in). `None`:
+    /// only head/admin bearer tokens are accepted.
+    pub email_ingest_token: Option<String>,
+    /// Largest raw e-mail accepted, bytes; larger ones get 413.
+    pub max_email_bytes: usize,
+    /// A messenger chat's message joins the chat's open inquiry when the
+    /// previous message came at most this many seconds earlier.
+    pub messenger_thread_window_s: u64,
+    /// Bots by name, the `{name}` of `/api/v1/channels/messenger/{name}`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub messenger: std::collections::BTreeMap<String, MessengerConfig>,
+}
+
+impl Default for ChannelsConfig {
+    fn default() -> Self {
+        ChannelsConfig {
+            email_ingest_token: None,
+            max_email_bytes: 10 * 1024 * 1024,
+            messenger_thread_window_s: 86_400,
+            messenger: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// One messenger bot's webhook.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessengerConfig {
+    /// Expected in `X-Telegram-Bot-Api-Secret-Token` (the `secret_token`
+    /// given to Telegram's setWebhook): 16-256 of `A-Z a-z 0-9 _ -`.
+    pub secret: String,
+}
+
+/// Bounds of configured channel secrets: long enough not to be guessed,
+/// in the character set Telegram allows for `secret_token`.
+const MIN_SECRET_LEN: usize = 16;
+const MAX_SECRET_LEN: usize = 256;
+/// Smallest sensible `channels.max_email_bytes`: headers alone take a few KiB.
+pub const MIN_EMAIL_BYTES: usize = 4096;
+
+fn is_secret_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-')
+}
+
+fn secret_problem(secret: &str) -> Option<String> {
+    if secret.len() < MIN_SECRET_LEN || secret.len() > MAX_SECRET_LEN {
+        Some(format!(
+            "must be {MIN_SECRET_LEN} to {MAX_SECRET_LEN} characters long (it is {})",
+            secret.chars().count()
+        ))
+    } else if !secret.chars().all(is_secret_char) {
+        Some("may only contain letters, digits, '_' and '-'".into())
+    } else {
+        None
     }
 }
 
@@ -895,6 +961,56 @@ impl Config {
                 &[],
                 format!("service_level_s ({service_level_s}) must be from 1 to 3600 seconds"),
             );
+        }
+
+        let channels = &self.channels;
+        if let Some(token) = &channels.email_ingest_token {
+            if let Some(problem) = secret_problem(token) {
+                bad(
+                    "channels.email_ingest_token",
+                    &[],
+                    format!("email_ingest_token {problem}"),
+                );
+            }
+        }
+        if channels.max_email_bytes < MIN_EMAIL_BYTES {
+            bad(
+                "channels.max_email_bytes",
+                &[],
+                format!(
+                    "max_email_bytes ({}) is below {MIN_EMAIL_BYTES}: ordinary e-mails would be refused",
+                    channels.max_email_bytes
+                ),
+            );
+        }
+        if channels.messenger_thread_window_s == 0 {
+            bad(
+                "channels.messenger_thread_window_s",
+                &[],
+                "messenger_thread_window_s must be at least 1".into(),
+            );
+        }
+        for (name, messenger) in &channels.messenger {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'))
+            {
+                bad(
+                    &format!("channels.messenger.{name}"),
+                    &[],
+                    format!(
+                        "messenger name {name:?} may only contain a-z, 0-9, '_' and '-' (it is part of the webhook URL)"
+                    ),
+                );
+            }
+            if let Some(problem) = secret_problem(&messenger.secret) {
+                bad(
+                    &format!("channels.messenger.{name}.secret"),
+                    &[],
+                    format!("secret of messenger {name:?} {problem}"),
+                );
+            }
         }
 
         let mut logins = HashSet::new();
@@ -1415,7 +1531,13 @@ impl SpanIndex {
     /// taken from the parser's own error.
     fn build(text: &str) -> SpanIndex {
         let mut index = SpanIndex::default();
-        if let Ok(root) = toml::from_str::<Node>(text) {
+        // The toml crate has no span for a table only implied by a header
+        // such as `[channels.messenger.telegram]`, and refuses to give the
+        // whole document spans then. Declaring those tables explicitly at
+        // the end keeps every offset of the real text valid.
+        let root = toml::from_str::<Node>(text)
+            .or_else(|_| toml::from_str::<Node>(&with_implied_tables_declared(text)));
+        if let Ok(root) = root {
             index.add_children("", &root);
         }
         index
@@ -1504,6 +1626,36 @@ impl SpanIndex {
             .find(|e| e.key.as_ref().is_some_and(|k| k.start == offset))
             .map(|e| e.path.clone())
     }
+}
+
+/// `text` plus a `[table]` header, at the end, for every table that is only
+/// implied by a longer header (`[a.b.c]` implies `a` and `a.b`). TOML allows
+/// a super-table to be defined after its sub-tables.
+fn with_implied_tables_declared(text: &str) -> String {
+    let mut declared = HashSet::new();
+    let mut implied = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start();
+        let header = line
+            .strip_prefix("[[")
+            .and_then(|rest| rest.split_once("]]"))
+            .or_else(|| line.strip_prefix('[').and_then(|rest| rest.split_once(']')))
+            .map(|(header, _)| header);
+        let Some(header) = header else { continue };
+        let parts: Vec<&str> = header.split('.').map(str::trim).collect();
+        declared.insert(parts.join("."));
+        for end in 1..parts.len() {
+            implied.push(parts.get(..end).unwrap_or_default().join("."));
+        }
+    }
+    let mut out = text.to_string();
+    let mut added = HashSet::new();
+    for table in implied {
+        if !declared.contains(&table) && added.insert(table.clone()) {
+            out.push_str(&format!("\n[{table}]\n"));
+        }
+    }
+    out
 }
 
 /// A TOML value reduced to its shape; scalars are not kept.

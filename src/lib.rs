@@ -8,6 +8,7 @@
 pub mod acd;
 pub mod api;
 pub mod call;
+pub mod channels;
 pub mod config;
 pub mod crm;
 pub mod ivr;

@@ -3,6 +3,7 @@
 
 mod agents;
 mod auth;
+pub mod channels;
 mod clients;
 mod error;
 mod inquiries;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub routing: Option<RoutingState>,
     /// The service-level threshold of `reports/summary`.
     pub reports: crate::config::ReportsConfig,
+    /// E-mail and messenger ingest: tokens, secrets, limits.
+    pub channels: std::sync::Arc<crate::config::ChannelsConfig>,
 }
 
 /// What changed about an agent, by login.
@@ -96,6 +99,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reports/summary", get(reports::summary))
         .route("/api/v1/reports/agents", get(reports::agents))
         .merge(openapi::routes())
+        .route("/api/v1/channels/email", post(channels::email))
+        .route(
+            "/api/v1/channels/messenger/{name}",
+            post(channels::messenger),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

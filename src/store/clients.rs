@@ -408,7 +408,7 @@ async fn move_inquiries_in(
     Ok(())
 }
 
-fn folded(name: Option<&str>) -> Option<String> {
+pub(super) fn folded(name: Option<&str>) -> Option<String> {
     name.map(str::to_lowercase)
 }
 

@@ -10,6 +10,7 @@ mod agent_state;
 mod agents;
 mod audit;
 mod bindings;
+mod channels;
 mod clients;
 mod crm_outbox;
 mod events;
@@ -26,6 +27,7 @@ pub use agents::{
     validate_new_agent, validate_patch,
 };
 pub use audit::AuditEntry;
+pub use channels::{ContactKey, Filed, INQUIRY_MESSAGE};
 pub use clients::{
     Client, ClientFields, MANAGER_AREAS, MAX_CLIENT_PAGE, MessengerHandle, PersonalManager,
     normalize_email, validate_client_fields,

@@ -59,6 +59,7 @@ impl TestServer {
             realm: REALM.to_string(),
             token_ttl_s: 3600,
             agent_events,
+            channels: Default::default(),
             routing: None,
             reports: Default::default(),
         });
