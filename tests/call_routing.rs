@@ -505,12 +505,14 @@ async fn agent_hold_gives_the_caller_music_and_resume_brings_the_agent_back() {
 #[tokio::test]
 async fn bridged_calls_are_recorded_in_stereo_caller_left_agent_right() {
     let server = start(
-        vec![manager("anna", Role::ContactManager, "general")],
-        |c| {
-            c.recording.enabled = true;
-        },
+        vec![
+            manager("anna", Role::ContactManager, "general"),
+            manager("boris", Role::ContactManager, "general"),
+        ],
+        |c| c.recording.enabled = true,
     )
     .await;
+    // Boris is not registered: the call can only go to anna.
     let mut anna = phone_of(&server, "anna").await;
     let mut phone = caller(&server, &['0']).await;
     anna.wait_invite(WAIT).await.expect("rings");
@@ -555,4 +557,53 @@ async fn bridged_calls_are_recorded_in_stereo_caller_left_agent_right() {
         tone_share(&right, CALLER_HZ) < 0.02,
         "no caller on the right"
     );
+
+    // The agent who took the call fetches it over the API; another
+    // manager may not (and the attempt is audited).
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", server.running.http_addr);
+    let token = |login: &'static str| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let r: serde_json::Value = http
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&serde_json::json!({"username": login, "password": format!("password-{login}")}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("login {login}: {r}"))
+                .to_string()
+        }
+    };
+    let url = format!("{base}/api/v1/inquiries/{}/recording", done.id);
+    let own = http
+        .get(&url)
+        .bearer_auth(token("anna").await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(own.headers()["content-type"], "audio/wav");
+    let bytes = own.bytes().await.unwrap();
+    let wav = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(wav.spec().channels, 2);
+    let other = http
+        .get(&url)
+        .bearer_auth(token("boris").await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 403);
+    let audits = server
+        .running
+        .store
+        .count_audit("recording", &done.id)
+        .await
+        .unwrap();
+    assert_eq!(audits, 2, "both the read and the refusal are audited");
 }
