@@ -687,3 +687,34 @@ async fn a_callback_keeps_the_place_then_rings_the_agent_first_and_then_the_clie
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn feature_codes_from_the_operators_phone_pause_and_resume_them() {
+    let server = start(
+        vec![manager("anna", Role::ContactManager, "general")],
+        |_| {},
+    )
+    .await;
+    let mut anna = phone_of(&server, "anna").await;
+    let (status, hung_up) = anna.dial("*51").await;
+    assert_eq!(status, 200);
+    assert!(hung_up, "confirmation played, then the server hangs up");
+    wait_state(&server, "anna", AgentState::Paused).await;
+    let heard = anna.heard();
+    let expected = common::call_phone::prompt_samples(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/ru/agent_paused.wav"),
+        hotline::media::g711::CodecKind::Pcmu,
+    );
+    let corr = common::call_phone::best_correlation(&heard, &expected, 4000, 4000);
+    assert!(
+        corr > 0.9,
+        "the operator hears \"paused\": correlation {corr}"
+    );
+
+    assert_eq!(anna.dial("*50").await, (200, true));
+    wait_state(&server, "anna", AgentState::Available).await;
+
+    // The same code from a phone that is not a registered agent: refused.
+    let stranger = CallPhone::dial(server.sip(), "*51", DialOptions::default()).await;
+    assert_eq!(stranger.final_status, 403);
+}

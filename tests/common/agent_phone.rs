@@ -231,6 +231,59 @@ impl AgentPhone {
         true
     }
 
+    /// Dials `number` from this phone (a feature code such as `*50`):
+    /// the final status; after a 2xx the ACK is sent and the server's own
+    /// BYE (it hangs up after the confirmation) is awaited and answered.
+    pub async fn dial(&mut self, number: &str) -> (u16, bool) {
+        let sdp = self.media.sdp(true);
+        let port = self.local_sip.port();
+        self.cseq += 1;
+        let invite = format!(
+            "INVITE sip:{number}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-fc-{port}-{c};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{login}@{me}>;tag=fc{port}\r\nTo: <sip:{number}@{srv}>\r\nCall-ID: fc-{port}-{c}\r\nCSeq: 1 INVITE\r\nContact: <sip:{login}@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {len}\r\n\r\n{sdp}",
+            srv = self.server,
+            me = self.local_sip,
+            login = self.login,
+            c = self.cseq,
+            len = sdp.len(),
+        );
+        self.send(&invite).await;
+        let response = loop {
+            let r = tokio::time::timeout(EXCHANGE, self.responses.recv())
+                .await
+                .expect("INVITE answered")
+                .unwrap();
+            if status_of(&r).is_some_and(|s| s >= 200) {
+                break r;
+            }
+        };
+        let status = status_of(&response).unwrap();
+        let to = header(&response, "To").unwrap_or_default().to_string();
+        let ack = format!(
+            "ACK sip:{number}@{srv} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-fcack-{port}-{c};rport\r\nMax-Forwards: 70\r\nFrom: <sip:{login}@{me}>;tag=fc{port}\r\nTo: {to}\r\nCall-ID: fc-{port}-{c}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+            srv = self.server,
+            me = self.local_sip,
+            login = self.login,
+            c = self.cseq,
+        );
+        self.send(&ack).await;
+        if status >= 300 {
+            return (status, false);
+        }
+        self.media.use_peer_sdp(body_of(&response));
+        let Some(bye) = self.next_request(&["BYE"], Duration::from_secs(15)).await else {
+            return (status, false);
+        };
+        let mut ok = String::from("SIP/2.0 200 OK\r\n");
+        for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+            if let Some(v) = header(&bye, name) {
+                ok.push_str(&format!("{name}: {v}\r\n"));
+            }
+        }
+        ok.push_str("Content-Length: 0\r\n\r\n");
+        self.send(&ok).await;
+        (status, true)
+    }
+
     /// Hangs up the answered call; the status of the server's answer.
     pub async fn hang_up(&mut self) -> Option<u16> {
         let status = self.request("BYE", "", "").await;
