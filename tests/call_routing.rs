@@ -95,6 +95,38 @@ async fn inquiry_where(
     }
 }
 
+/// A bearer token for `login` (agents log in with their SIP password).
+async fn api_token(server: &TestServer, login: &str) -> String {
+    let r: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/v1/auth/login",
+            server.running.http_addr
+        ))
+        .json(&serde_json::json!({"username": login, "password": format!("password-{login}")}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login {login}: {r}"))
+        .to_string()
+}
+
+/// `GET path` as `login`: status and JSON body.
+async fn api_get(server: &TestServer, login: &str, path: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .get(format!("http://{}{path}", server.running.http_addr))
+        .bearer_auth(api_token(server, login).await)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
 /// Dials the hotline and presses `keys` (the greeting can be barged into).
 async fn caller(server: &TestServer, keys: &[char]) -> CallPhone {
     let mut phone = CallPhone::dial(server.sip(), "hotline", DialOptions::default()).await;
@@ -201,9 +233,14 @@ async fn zero_reaches_a_free_contact_manager_and_both_hear_each_other() {
     );
     assert!(talking.answered_at_ms.is_some());
     wait_state(&server, "anna", AgentState::Busy).await;
-    let calls = server.running.live_calls.list();
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].agent.as_deref(), Some("anna"));
+    // The live views agree: the agent is busy, the call is talking.
+    let (status, me) = api_get(&server, "anna", "/api/v1/agents/anna").await;
+    assert_eq!((status, me["state"].as_str()), (200, Some("busy")), "{me}");
+    let (status, calls) = api_get(&server, "anna", "/api/v1/calls").await;
+    assert_eq!(status, 200, "{calls}");
+    assert!(calls.to_string().contains("\"talking\""), "{calls}");
+    let (status, queues) = api_get(&server, "anna", "/api/v1/queues").await;
+    assert_eq!(status, 200, "{queues}");
 
     both_hear_each_other(&mut phone, &mut anna).await;
 

@@ -32,8 +32,9 @@ pub(super) struct AgentView {
     queues: Vec<QueueSkill>,
     digest_algorithms: Vec<Algorithm>,
     nat: bool,
-    /// `offline` without a live registration, else `available`; the ACD
-    /// states (ringing, busy, ...) arrive with routing.
+    /// The routing state: `offline`, `available`, `ringing`, `busy`,
+    /// `wrap_up` or `paused` (without routing: `offline` or `available`
+    /// by registration).
     #[schema(value_type = String, example = "offline")]
     state: &'static str,
     registrations: Vec<RegistrationView>,
@@ -55,13 +56,13 @@ struct RegistrationView {
     user_agent: Option<String>,
 }
 
-fn view(agent: Agent, bindings: Vec<Binding>) -> AgentView {
+fn view(agent: Agent, bindings: Vec<Binding>, routed: Option<&'static str>) -> AgentView {
     AgentView {
-        state: if bindings.is_empty() {
+        state: routed.unwrap_or(if bindings.is_empty() {
             "offline"
         } else {
             "available"
-        },
+        }),
         registrations: bindings
             .into_iter()
             .map(|b| RegistrationView {
@@ -84,7 +85,23 @@ fn view(agent: Agent, bindings: Vec<Binding>) -> AgentView {
 
 async fn view_one(state: &AppState, agent: Agent) -> Result<AgentView, ApiError> {
     let bindings = state.store.bindings_of(&agent.login, now_ms()).await?;
-    Ok(view(agent, bindings))
+    let routed = routing_states(state).await.remove(&agent.login);
+    Ok(view(agent, bindings, routed))
+}
+
+/// Each agent's state as routing sees it (the one owner of agent state).
+async fn routing_states(state: &AppState) -> HashMap<String, &'static str> {
+    match &state.routing {
+        Some(r) => r
+            .routing
+            .snapshot()
+            .await
+            .agents
+            .into_iter()
+            .map(|a| (a.login, a.state.as_str()))
+            .collect(),
+        None => HashMap::new(),
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -153,11 +170,13 @@ pub(super) async fn list(
     for b in state.store.load_bindings(now_ms()).await? {
         bindings.entry(b.login.clone()).or_default().push(b);
     }
+    let mut routed = routing_states(&state).await;
     let items = agents
         .into_iter()
         .map(|a| {
             let own = bindings.remove(&a.login).unwrap_or_default();
-            view(a, own)
+            let state = routed.remove(&a.login);
+            view(a, own, state)
         })
         .collect();
     Ok(Json(Page { items, next_cursor }))
