@@ -12,6 +12,7 @@ pub mod config;
 pub mod ivr;
 pub mod mask;
 pub mod media;
+pub mod metrics;
 pub mod phone;
 pub mod role;
 pub mod server;

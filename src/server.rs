@@ -10,13 +10,14 @@ use crate::config::Config;
 use crate::ivr::registry::{ScriptRegistry, spawn_watcher};
 use crate::media::ports::RtpPortPool;
 use crate::media::session::SharedPacing;
+use crate::metrics::Metrics;
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::Limits;
 use crate::sip::registrar::{BindingChange, RegistrarConfig};
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{self, SipShell, TcpLimits, unix_ms};
 use crate::store::InquiryWriter;
-use crate::store::{NewAgent, Store};
+use crate::store::{LoginLockout, NewAgent, Store};
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -44,6 +45,9 @@ pub struct Running {
     writer: JoinHandle<()>,
     pub inquiries: InquiryWriter,
     inquiry_writer: JoinHandle<()>,
+    /// Prometheus metrics (`/metrics`). SIP and RTP figures are sampled at
+    /// scrape time; the call, queue and agent gauges are set by their owners.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Running {
@@ -186,6 +190,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         pacing: SharedPacing::default(),
     });
     let pacing = call_ctx.pacing.clone();
+    let metrics = Arc::new(Metrics::default());
+    {
+        let (shell, pacing) = (shell.clone(), pacing.clone());
+        metrics.add_sampler(move |m| {
+            m.set_sip_totals(shell.endpoint().stats().into());
+            m.set_rtp_packets_sent(pacing.0.counts().0);
+        });
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let (stop_calls_tx, stop_calls_rx) = watch::channel(false);
@@ -195,6 +207,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         realm: realm.clone(),
         token_ttl_s: config.http.token_ttl_s,
         agent_events: agent_events.clone(),
+        lockout: LoginLockout {
+            max_failures: config.http.lockout_failures,
+            window_ms: ms_of_s(config.http.lockout_window_s),
+            lockout_ms: ms_of_s(config.http.lockout_s),
+        },
+        metrics: metrics.clone(),
     };
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
@@ -240,7 +258,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         writer,
         inquiries,
         inquiry_writer,
+        metrics,
     })
+}
+
+fn ms_of_s(s: u64) -> i64 {
+    i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 fn endpoint_config(config: &Config) -> EndpointConfig {

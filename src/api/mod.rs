@@ -2,9 +2,12 @@
 //! `auth/login`, errors as `{"error": {"code", "message", "fields"}}`.
 
 mod agents;
+mod audit;
 mod auth;
 mod error;
 mod inquiries;
+mod metrics;
+mod query;
 mod time;
 
 pub use auth::CurrentUser;
@@ -31,6 +34,11 @@ pub struct AppState {
     /// Agent changes the SIP side must apply (a new password takes effect,
     /// a deleted agent's phones are unregistered).
     pub agent_events: tokio::sync::broadcast::Sender<AgentEvent>,
+    /// When failed logins lock a username (`http.lockout_*`).
+    pub lockout: crate::store::LoginLockout,
+    /// Prometheus metrics; the API counts its responses here and serves
+    /// `/metrics`.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// What changed about an agent, by login.
@@ -44,7 +52,9 @@ pub enum AgentEvent {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
         .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/agents", get(agents::list).post(agents::create))
         .route(
             "/api/v1/agents/{login}",
@@ -52,10 +62,15 @@ pub fn router(state: AppState) -> Router {
                 .patch(agents::update)
                 .delete(agents::delete),
         )
+        .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/inquiries", get(inquiries::list))
         .route("/api/v1/inquiries/{id}", get(inquiries::get))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::count_responses,
+        ))
         .with_state(state)
 }
 

@@ -8,6 +8,7 @@
 
 use super::clients::find_or_create_in;
 use super::events::{self, INQUIRY_CREATED, INQUIRY_UPDATED};
+use super::paging::{Param, bind_all, decode_cursor, encode_cursor};
 use super::{Store, StoreError};
 use crate::phone;
 use serde::Serialize;
@@ -411,30 +412,6 @@ pub(super) async fn create_with_client_in(
     create_in(conn, id, new, client_id.as_deref()).await
 }
 
-/// `<created_at_ms>.<id>` of the last row of a page. Keyset paging on the
-/// same (created_at_ms, id) order as the index: inquiries inserted while
-/// someone pages never shift or repeat the rows they still have to see.
-fn encode_cursor(i: &Inquiry) -> String {
-    format!("{}.{}", i.created_at_ms, i.id)
-}
-
-fn decode_cursor(cursor: &str) -> Result<(i64, &str), StoreError> {
-    cursor
-        .split_once('.')
-        .and_then(|(ms, id)| Some((ms.parse().ok()?, id)))
-        .filter(|(_, id)| !id.is_empty())
-        .ok_or_else(|| StoreError::Invalid {
-            field: "cursor",
-            message: "is not a cursor returned by this list".into(),
-        })
-}
-
-/// A value for one `$N` placeholder of a query built at run time.
-enum Param<'a> {
-    Text(&'a str),
-    Int(i64),
-}
-
 impl Store {
     /// Starts a transaction that will write. On SQLite it takes the write
     /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
@@ -549,14 +526,7 @@ impl Store {
             "SELECT {INQUIRY_COLUMNS} FROM inquiries {where_clause} \
              ORDER BY created_at_ms DESC, id DESC LIMIT ${limit_n}"
         );
-        let mut query = sqlx::query(&sql);
-        for p in params {
-            query = match p {
-                Param::Text(s) => query.bind(s),
-                Param::Int(n) => query.bind(n),
-            };
-        }
-        let mut items = query
+        let mut items = bind_all(&sql, params)
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -565,7 +535,7 @@ impl Store {
         let page = usize::try_from(limit).unwrap_or(usize::MAX);
         let next = if items.len() > page {
             items.truncate(page);
-            items.last().map(encode_cursor)
+            items.last().map(|i| encode_cursor(i.created_at_ms, &i.id))
         } else {
             None
         };

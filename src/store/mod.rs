@@ -14,6 +14,7 @@ mod events;
 pub mod ids;
 mod inquiries;
 mod inquiry_writer;
+mod paging;
 mod password;
 mod serde_time;
 mod tokens;
@@ -22,7 +23,7 @@ pub use agents::{
     ADMIN_LOGIN, Agent, AgentPatch, FieldError, NewAgent, QueueSkill, SipCredentials,
     validate_new_agent, validate_patch,
 };
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, MAX_AUDIT_PAGE};
 pub use clients::Client;
 pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED};
 pub use inquiries::{
@@ -30,6 +31,7 @@ pub use inquiries::{
     UnknownValue,
 };
 pub use inquiry_writer::{InquiryWrite, InquiryWriter};
+pub use tokens::LoginLockout;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};

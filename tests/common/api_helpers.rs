@@ -59,6 +59,8 @@ impl TestServer {
             realm: REALM.to_string(),
             token_ttl_s: 3600,
             agent_events,
+            lockout: hotline::store::LoginLockout::default(),
+            metrics: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
