@@ -192,9 +192,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let pacing = call_ctx.pacing.clone();
     let metrics = Arc::new(Metrics::default());
     {
-        let (shell, pacing) = (shell.clone(), pacing.clone());
+        // Weak: the shell must drop at stop (it owns the last sender of the
+        // bindings channel), and the metrics live as long as the router.
+        let (shell, pacing) = (Arc::downgrade(&shell), pacing.clone());
         metrics.add_sampler(move |m| {
-            m.set_sip_totals(shell.endpoint().stats().into());
+            if let Some(shell) = shell.upgrade() {
+                m.set_sip_totals(shell.endpoint().stats().into());
+            }
             m.set_rtp_packets_sent(pacing.0.counts().0);
         });
     }

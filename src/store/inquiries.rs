@@ -7,7 +7,7 @@
 //! which batches; the direct methods here serve the API and tests.
 
 use super::clients::find_or_create_in;
-use super::events::{self, INQUIRY_CREATED, INQUIRY_UPDATED};
+use super::events::{self, Event, INQUIRY_CREATED, INQUIRY_UPDATED};
 use super::paging::{Param, bind_all, decode_cursor, encode_cursor};
 use super::{Store, StoreError};
 use crate::phone;
@@ -296,14 +296,15 @@ fn stored_from(new: &NewInquiry) -> String {
     }
 }
 
-/// Inserts the inquiry and its `inquiry.created` event on `conn`.
-/// `Ok(false)` when the id exists already (nothing is written).
+/// Inserts the inquiry and its `inquiry.created` event on `conn`; the
+/// event is returned for [`Store::publish_events`] after the commit.
+/// `Ok(None)` when the id exists already (nothing is written).
 pub(super) async fn create_in(
     conn: &mut AnyConnection,
     id: &str,
     new: &NewInquiry,
     client_id: Option<&str>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Event>, StoreError> {
     let from = stored_from(new);
     let inserted = sqlx::query(
         "INSERT INTO inquiries (id, channel, from_addr, client_id, status, call_id, language, \
@@ -321,7 +322,7 @@ pub(super) async fn create_in(
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     let data = serde_json::json!({
         "channel": new.channel,
@@ -331,7 +332,7 @@ pub(super) async fn create_in(
         "call_id": new.call_id,
         "language": new.language,
     });
-    events::append(
+    let event = events::append(
         conn,
         new.created_at_ms,
         INQUIRY_CREATED,
@@ -340,17 +341,18 @@ pub(super) async fn create_in(
         &data,
     )
     .await?;
-    Ok(true)
+    Ok(Some(event))
 }
 
-/// Applies `update` and appends its `inquiry.updated` event on `conn`.
-/// `Ok(false)` when there is no such inquiry (nothing is written).
+/// Applies `update` and appends its `inquiry.updated` event on `conn`;
+/// the event is returned for [`Store::publish_events`] after the commit.
+/// `Ok(None)` when there is no such inquiry (nothing is written).
 pub(super) async fn update_in(
     conn: &mut AnyConnection,
     id: &str,
     update: &InquiryUpdate,
     at_ms: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Event>, StoreError> {
     let updated = sqlx::query(
         "UPDATE inquiries SET status = COALESCE($2, status), ivr_path = COALESCE($3, ivr_path), \
          category = COALESCE($4, category), topic = COALESCE($5, topic), \
@@ -379,11 +381,11 @@ pub(super) async fn update_in(
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     let data = serde_json::to_value(update)
         .map_err(|e| StoreError::Corrupt(format!("inquiry update as JSON: {e}")))?;
-    events::append(
+    let event = events::append(
         conn,
         at_ms,
         INQUIRY_UPDATED,
@@ -392,7 +394,7 @@ pub(super) async fn update_in(
         &data,
     )
     .await?;
-    Ok(true)
+    Ok(Some(event))
 }
 
 /// Creates the inquiry like [`Store::create_inquiry`], first finding
@@ -403,7 +405,7 @@ pub(super) async fn create_with_client_in(
     id: &str,
     new: &NewInquiry,
     phone_for_client: Option<&str>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Event>, StoreError> {
     let phone = phone_for_client.and_then(phone::normalize);
     let client_id = match phone {
         Some(phone) => Some(find_or_create_in(conn, &phone, new.created_at_ms).await?),
@@ -434,10 +436,11 @@ impl Store {
     /// when the id is taken.
     pub async fn create_inquiry(&self, id: &str, new: &NewInquiry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        if !create_in(&mut tx, id, new, new.client_id.as_deref()).await? {
+        let Some(event) = create_in(&mut tx, id, new, new.client_id.as_deref()).await? else {
             return Err(StoreError::Conflict(format!("inquiry {id} exists")));
-        }
+        };
         tx.commit().await?;
+        self.publish_events([event]);
         Ok(())
     }
 
@@ -450,10 +453,11 @@ impl Store {
         at_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        if !update_in(&mut tx, id, update, at_ms).await? {
+        let Some(event) = update_in(&mut tx, id, update, at_ms).await? else {
             return Err(StoreError::NotFound);
-        }
+        };
         tx.commit().await?;
+        self.publish_events([event]);
         Ok(())
     }
 

@@ -157,8 +157,9 @@ async fn commit_with_retry(store: &Store, batch: &[InquiryWrite]) -> bool {
 /// transaction is never left aborted.
 async fn apply(store: &Store, batch: &[InquiryWrite]) -> Result<(), StoreError> {
     let mut tx = store.begin_write().await?;
+    let mut appended = Vec::with_capacity(batch.len());
     for w in batch {
-        let applied = match w {
+        let event = match w {
             InquiryWrite::Create {
                 id,
                 inquiry,
@@ -168,10 +169,16 @@ async fn apply(store: &Store, batch: &[InquiryWrite]) -> Result<(), StoreError> 
                 update_in(&mut tx, id, update, *at_ms).await?
             }
         };
-        if !applied {
-            tracing::error!(write = %redacted(w), "inquiry writer: write skipped (duplicate id or unknown inquiry)");
+        match event {
+            Some(event) => appended.push(event),
+            None => {
+                tracing::error!(write = %redacted(w), "inquiry writer: write skipped (duplicate id or unknown inquiry)")
+            }
         }
     }
     tx.commit().await?;
+    // Only now: a batch that failed and is retried must not show its
+    // events to live subscribers twice, or before they are in the table.
+    store.publish_events(appended);
     Ok(())
 }

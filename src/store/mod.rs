@@ -25,7 +25,7 @@ pub use agents::{
 };
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, MAX_AUDIT_PAGE};
 pub use clients::Client;
-pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED};
+pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED, MAX_EVENT_PAGE};
 pub use inquiries::{
     Channel, Inquiry, InquiryFilter, InquiryStatus, InquiryUpdate, MAX_INQUIRY_PAGE, NewInquiry,
     UnknownValue,
@@ -76,6 +76,8 @@ impl From<FieldError> for StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Committed events, for live subscribers (see `events.rs`).
+    live: tokio::sync::broadcast::Sender<Event>,
 }
 
 /// How long a connection waits on a locked SQLite database before failing.
@@ -135,7 +137,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Store { pool })
+        let (live, _) = tokio::sync::broadcast::channel(events::LIVE_CAPACITY);
+        Ok(Store { pool, live })
     }
 
     /// Applies the pending migrations from `migrations/` (embedded at build time).
