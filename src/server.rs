@@ -217,6 +217,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             lockout_ms: ms_of_s(config.http.lockout_s),
         },
         metrics: metrics.clone(),
+        stopping: stop_rx.clone(),
     };
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {

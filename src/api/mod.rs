@@ -5,6 +5,7 @@ mod agents;
 mod audit;
 mod auth;
 mod error;
+mod events;
 mod inquiries;
 mod metrics;
 mod query;
@@ -39,6 +40,9 @@ pub struct AppState {
     /// Prometheus metrics; the API counts its responses here and serves
     /// `/metrics`.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Turns `true` when the server stops: endless responses (the event
+    /// stream) end, so the graceful HTTP shutdown does not wait for them.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What changed about an agent, by login.
@@ -63,6 +67,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(agents::delete),
         )
         .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/events", get(events::stream))
         .route("/api/v1/inquiries", get(inquiries::list))
         .route("/api/v1/inquiries/{id}", get(inquiries::get))
         .fallback(not_found)

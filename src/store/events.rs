@@ -131,6 +131,15 @@ impl Store {
         self.live.subscribe()
     }
 
+    /// The id of the newest event, `None` when the log is empty: where a
+    /// live subscriber that asked for no replay stands.
+    pub async fn last_event_id(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT MAX(id) AS id FROM events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("id")?)
+    }
+
     /// Up to `limit` events with ids after `after` (all when `None`),
     /// oldest first. With `visible_to`, only that agent's: events naming
     /// the agent, and events of inquiries currently assigned to them.

@@ -61,6 +61,7 @@ impl TestServer {
             agent_events,
             lockout: hotline::store::LoginLockout::default(),
             metrics: Default::default(),
+            stopping: tokio::sync::watch::channel(false).1,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
