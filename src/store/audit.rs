@@ -18,7 +18,8 @@ pub struct AuditEntry<'a> {
     /// Login of the API user.
     pub actor: &'a str,
     /// `read`, `create`, `update`, `delete`; for logins `login`,
-    /// `login_failed`, `login_locked`, `logout`.
+    /// `login_failed`, `locked` (the failure that locked the username),
+    /// `login_locked` (refused while locked), `logout`.
     pub action: &'a str,
     /// `inquiry`, `inquiries` (a list), `client`, `recording`, `user`.
     pub object_kind: &'a str,
