@@ -284,6 +284,11 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Lifetime of a bearer token from `auth/login`, seconds.
     pub token_ttl_s: i64,
+    /// Failed logins for one username within `lockout_window_s` that lock
+    /// it for `lockout_s` (password guessing; see `src/api/auth.rs`).
+    pub lockout_failures: u32,
+    pub lockout_window_s: u64,
+    pub lockout_s: u64,
 }
 
 impl Default for HttpConfig {
@@ -291,6 +296,9 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080),
             token_ttl_s: 43200,
+            lockout_failures: 5,
+            lockout_window_s: 300,
+            lockout_s: 900,
         }
     }
 }
@@ -928,6 +936,18 @@ impl Config {
                     self.http.token_ttl_s
                 ),
             );
+        }
+        for (key, value) in [
+            (
+                "http.lockout_failures",
+                u64::from(self.http.lockout_failures),
+            ),
+            ("http.lockout_window_s", self.http.lockout_window_s),
+            ("http.lockout_s", self.http.lockout_s),
+        ] {
+            if value == 0 {
+                bad(key, &[], format!("{key} must be at least 1"));
+            }
         }
         let url = &self.database.url;
         if !["sqlite:", "postgres://", "postgresql://"]

@@ -14,6 +14,7 @@ pub mod crm;
 pub mod ivr;
 pub mod mask;
 pub mod media;
+pub mod metrics;
 pub mod phone;
 pub mod report;
 pub mod role;

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::ivr::registry::{ScriptRegistry, spawn_watcher};
 use crate::media::ports::RtpPortPool;
 use crate::media::session::SharedPacing;
+use crate::metrics::Metrics;
 use crate::routing::{self, LiveCalls, Routing};
 use crate::sip::endpoint::{Endpoint, EndpointConfig};
 use crate::sip::message::Limits;
@@ -17,7 +18,7 @@ use crate::sip::registrar::{BindingChange, RegistrarConfig};
 use crate::sip::transaction::Timers;
 use crate::sip::transport::{self, SipShell, TcpLimits, unix_ms};
 use crate::store::InquiryWriter;
-use crate::store::{NewAgent, Store};
+use crate::store::{LoginLockout, NewAgent, Store};
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,6 +49,9 @@ pub struct Running {
     writer: JoinHandle<()>,
     pub inquiries: InquiryWriter,
     inquiry_writer: JoinHandle<()>,
+    /// Prometheus metrics (`/metrics`). SIP and RTP figures are sampled at
+    /// scrape time; the call, queue and agent gauges are set by their owners.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Running {
@@ -209,6 +213,18 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         dialogs: Dialogs::default(),
     });
     let pacing = call_ctx.pacing.clone();
+    let metrics = Arc::new(Metrics::default());
+    {
+        // Weak: the shell must drop at stop (it owns the last sender of the
+        // bindings channel), and the metrics live as long as the router.
+        let (shell, pacing) = (Arc::downgrade(&shell), pacing.clone());
+        metrics.add_sampler(move |m| {
+            if let Some(shell) = shell.upgrade() {
+                m.set_sip_totals(shell.endpoint().stats().into());
+            }
+            m.set_rtp_packets_sent(pacing.0.counts().0);
+        });
+    }
 
     let (agent_events, _) = broadcast::channel(256);
     // Registrations reach routing through the registrar's change stream;
@@ -239,6 +255,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             departments: config.departments.clone().into(),
         }),
         reports: config.reports.clone(),
+        lockout: LoginLockout {
+            max_failures: config.http.lockout_failures,
+            window_ms: ms_of_s(config.http.lockout_window_s),
+            lockout_ms: ms_of_s(config.http.lockout_s),
+        },
+        metrics: metrics.clone(),
+        stopping: stop_rx.clone(),
     };
     let mut http_stop = stop_rx.clone();
     let http = tokio::spawn(async move {
@@ -298,6 +321,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         writer,
         inquiries,
         inquiry_writer,
+        metrics,
     })
 }
 
@@ -315,6 +339,10 @@ fn http_base(listen_ip: std::net::IpAddr, bound: SocketAddr, config: &Config) ->
         bound.ip().to_string()
     };
     format!("http://{host}:{}", bound.port())
+}
+
+fn ms_of_s(s: u64) -> i64 {
+    i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 fn endpoint_config(config: &Config) -> EndpointConfig {

@@ -2,12 +2,16 @@
 //! `auth/login`, errors as `{"error": {"code", "message", "fields"}}`.
 
 mod agents;
+mod audit;
 mod auth;
 pub mod channels;
 mod clients;
 mod error;
+mod events;
 mod inquiries;
+mod metrics;
 pub mod openapi;
+mod query;
 mod recordings;
 mod reports;
 mod routing;
@@ -47,6 +51,14 @@ pub struct AppState {
     pub channels: std::sync::Arc<crate::config::ChannelsConfig>,
     /// Where call recordings are; stored paths are relative to it.
     pub recordings_dir: std::path::PathBuf,
+    /// When failed logins lock a username (`http.lockout_*`).
+    pub lockout: crate::store::LoginLockout,
+    /// Prometheus metrics; the API counts its responses here and serves
+    /// `/metrics`.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Turns `true` when the server stops: endless responses (the event
+    /// stream) end, so the graceful HTTP shutdown does not wait for them.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What changed about an agent, by login.
@@ -60,7 +72,9 @@ pub enum AgentEvent {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
         .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/agents", get(agents::list).post(agents::create))
         .route(
             "/api/v1/agents/{login}",
@@ -102,6 +116,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/reports/summary", get(reports::summary))
         .route("/api/v1/reports/agents", get(reports::agents))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/events", get(events::stream))
         .merge(openapi::routes())
         .route("/api/v1/channels/email", post(channels::email))
         .route(
@@ -110,6 +126,10 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::count_responses,
+        ))
         .with_state(state)
 }
 

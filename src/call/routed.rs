@@ -216,8 +216,10 @@ impl Call {
 
     /// Offers the call to `agent` on every phone they have registered.
     async fn ring_agent(&mut self, agent: String, reason: RoutingReason) {
-        let callback_due = self.callback == Callback::Requested && self.caller_gone;
-        if (self.caller_gone && !callback_due) || self.stage != Stage::Waiting {
+        // A callback request is rung even while its confirmation call is
+        // still being torn down (stage `Ending`): the place was kept.
+        let callback_due = self.callback == Callback::Requested;
+        if !callback_due && (self.caller_gone || self.stage != Stage::Waiting) {
             self.ctx.routing.agent_declined(self.call_id, &agent);
             return;
         }
@@ -391,7 +393,7 @@ impl Call {
             .as_ref()
             .filter(|a| a.login() == login)
             .and_then(|a| a.ring.answered());
-        if answered.is_some() && self.callback == Callback::Requested && self.caller_gone {
+        if answered.is_some() && self.callback == Callback::Requested {
             self.dial_back().await;
             return;
         }
@@ -524,6 +526,14 @@ impl Call {
             return;
         };
         tracing::info!(call = self.handle, leg, inquiry = %self.inquiry_id, "calling the client back");
+        if !self.caller_gone {
+            // Still on the confirmation: that call ends now, the new one
+            // takes its place.
+            let old_leg = self.handle;
+            self.ctx
+                .shell
+                .with_endpoint(|e| e.hangup(old_leg, Instant::now()));
+        }
         let old = std::mem::replace(&mut self.media, media);
         tokio::spawn(old.close());
         self.local_media = local_media;

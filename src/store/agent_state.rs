@@ -40,21 +40,24 @@ impl Store {
         changes: &[AgentStateChange],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let mut appended = Vec::with_capacity(changes.len());
         for change in changes {
             let data = serde_json::json!({
                 "from": change.from.as_str(),
                 "to": change.to.as_str(),
                 "cause": change.cause.as_str(),
             });
-            append(
-                &mut tx,
-                change.at_ms,
-                AGENT_STATE,
-                None,
-                Some(&change.login),
-                &data,
-            )
-            .await?;
+            appended.push(
+                append(
+                    &mut tx,
+                    change.at_ms,
+                    AGENT_STATE,
+                    None,
+                    Some(&change.login),
+                    &data,
+                )
+                .await?,
+            );
             sqlx::query(
                 "INSERT INTO agent_state (login, state, updated_at_ms) \
                  SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM agents WHERE login = $4) \
@@ -69,6 +72,8 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        // Live boards (the event stream) see agents change state.
+        self.publish_events(appended);
         Ok(())
     }
 

@@ -10,7 +10,7 @@
 //! back and retried, and the retry finds the winner's rows.
 
 use super::clients::{find_or_create_by_email_in, folded};
-use super::events::{self};
+use super::events::{self, Event};
 use super::ids::new_id;
 use super::inquiries::{InquiryUpdate, NewInquiry, create_in, update_in};
 use super::{Client, Store, StoreError, is_unique_violation};
@@ -169,6 +169,7 @@ async fn create_written_inquiry_in(
     client_id: &str,
     topic: Option<&str>,
     now_ms: i64,
+    appended: &mut Vec<Event>,
 ) -> Result<String, StoreError> {
     let id = new_id(now_ms, &mut rand::thread_rng());
     let new = NewInquiry {
@@ -180,15 +181,16 @@ async fn create_written_inquiry_in(
         language: None,
         created_at_ms: now_ms,
     };
-    if !create_in(conn, &id, &new, Some(client_id)).await? {
-        return Err(StoreError::Conflict(format!("inquiry {id} exists")));
-    }
+    let created = create_in(conn, &id, &new, Some(client_id))
+        .await?
+        .ok_or_else(|| StoreError::Conflict(format!("inquiry {id} exists")))?;
+    appended.push(created);
     if let Some(topic) = topic {
         let update = InquiryUpdate {
             topic: Some(topic.to_string()),
             ..InquiryUpdate::default()
         };
-        update_in(conn, &id, &update, now_ms).await?;
+        appended.extend(update_in(conn, &id, &update, now_ms).await?);
     }
     Ok(id)
 }
@@ -328,6 +330,7 @@ impl Store {
             now_ms,
         )
         .await?;
+        let mut appended = Vec::new();
         let mut thread = None;
         for parent in &email.parents {
             let row = sqlx::query(
@@ -353,6 +356,7 @@ impl Store {
                     &client_id,
                     email.topic.as_deref(),
                     now_ms,
+                    &mut appended,
                 )
                 .await?
             }
@@ -374,16 +378,19 @@ impl Store {
                 return Ok(Attempt::Retry);
             }
         }
-        events::append(
-            &mut tx,
-            now_ms,
-            INQUIRY_MESSAGE,
-            Some(&inquiry_id),
-            None,
-            &email.event_data(),
-        )
-        .await?;
+        appended.push(
+            events::append(
+                &mut tx,
+                now_ms,
+                INQUIRY_MESSAGE,
+                Some(&inquiry_id),
+                None,
+                &email.event_data(),
+            )
+            .await?,
+        );
         tx.commit().await?;
+        self.publish_events(appended);
         Ok(Attempt::Done(Filed {
             inquiry_id,
             client_id,
@@ -447,6 +454,7 @@ impl Store {
         .transpose()?
         .filter(|thread| joins_thread(thread, now_ms, join_window_ms));
         let joined = thread.is_some();
+        let mut appended = Vec::new();
         let inquiry_id = match thread {
             Some(thread) => thread.inquiry_id,
             None => {
@@ -457,6 +465,7 @@ impl Store {
                     &client_id,
                     None,
                     now_ms,
+                    &mut appended,
                 )
                 .await?
             }
@@ -490,16 +499,19 @@ impl Store {
         .bind(now_ms)
         .execute(&mut *tx)
         .await?;
-        events::append(
-            &mut tx,
-            now_ms,
-            INQUIRY_MESSAGE,
-            Some(&inquiry_id),
-            None,
-            &message.event_data(messenger),
-        )
-        .await?;
+        appended.push(
+            events::append(
+                &mut tx,
+                now_ms,
+                INQUIRY_MESSAGE,
+                Some(&inquiry_id),
+                None,
+                &message.event_data(messenger),
+            )
+            .await?,
+        );
         tx.commit().await?;
+        self.publish_events(appended);
         Ok(Attempt::Done(Filed {
             inquiry_id,
             client_id,

@@ -387,7 +387,7 @@ async fn move_inquiries_in(
     to: Option<&str>,
     by: &str,
     at_ms: i64,
-) -> Result<(), StoreError> {
+) -> Result<Vec<super::Event>, StoreError> {
     let ids: Vec<String> = sqlx::query("SELECT id FROM inquiries WHERE client_id = $1")
         .bind(from)
         .fetch_all(&mut *conn)
@@ -402,10 +402,11 @@ async fn move_inquiries_in(
         .execute(&mut *conn)
         .await?;
     let data = serde_json::json!({ "client_id": to, "previous_client_id": from, "by": by });
+    let mut appended = Vec::with_capacity(ids.len());
     for id in &ids {
-        events::append(conn, at_ms, INQUIRY_UPDATED, Some(id), None, &data).await?;
+        appended.push(events::append(conn, at_ms, INQUIRY_UPDATED, Some(id), None, &data).await?);
     }
-    Ok(())
+    Ok(appended)
 }
 
 pub(super) fn folded(name: Option<&str>) -> Option<String> {
@@ -649,7 +650,7 @@ impl Store {
     pub async fn delete_client(&self, id: &str, actor: &str) -> Result<(), StoreError> {
         let now_ms = wall_clock_ms();
         let mut tx = self.begin_write().await?;
-        move_inquiries_in(&mut tx, id, None, actor, now_ms).await?;
+        let moved = move_inquiries_in(&mut tx, id, None, actor, now_ms).await?;
         let deleted = sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -658,6 +659,7 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         tx.commit().await?;
+        self.publish_events(moved);
         self.audit_change(actor, "delete", id, None).await
     }
 
@@ -721,12 +723,13 @@ impl Store {
         .bind(from)
         .execute(&mut *tx)
         .await?;
-        move_inquiries_in(&mut tx, from, Some(into), actor, now_ms).await?;
+        let moved = move_inquiries_in(&mut tx, from, Some(into), actor, now_ms).await?;
         sqlx::query("DELETE FROM clients WHERE id = $1")
             .bind(from)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.publish_events(moved);
         self.audit_change(actor, "merge", into, Some(&format!("merged {from}")))
             .await?;
         self.audit_change(actor, "delete", from, Some(&format!("merged into {into}")))

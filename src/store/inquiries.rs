@@ -7,7 +7,8 @@
 //! which batches; the direct methods here serve the API and tests.
 
 use super::clients::{find_or_create_by_email_in, find_or_create_in};
-use super::events::{self, INQUIRY_CREATED, INQUIRY_UPDATED};
+use super::events::{self, Event, INQUIRY_CREATED, INQUIRY_UPDATED};
+use super::paging::{Param, bind_all, decode_cursor, encode_cursor};
 use super::{Store, StoreError};
 use crate::phone;
 use serde::Serialize;
@@ -342,14 +343,15 @@ fn stored_from(new: &NewInquiry) -> String {
     }
 }
 
-/// Inserts the inquiry and its `inquiry.created` event on `conn`.
-/// `Ok(false)` when the id exists already (nothing is written).
+/// Inserts the inquiry and its `inquiry.created` event on `conn`; the
+/// event is returned for [`Store::publish_events`] after the commit.
+/// `Ok(None)` when the id exists already (nothing is written).
 pub(super) async fn create_in(
     conn: &mut AnyConnection,
     id: &str,
     new: &NewInquiry,
     client_id: Option<&str>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Event>, StoreError> {
     let from = stored_from(new);
     let inserted = sqlx::query(
         "INSERT INTO inquiries (id, channel, from_addr, client_id, status, call_id, language, \
@@ -367,7 +369,7 @@ pub(super) async fn create_in(
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     let data = serde_json::json!({
         "channel": new.channel,
@@ -377,7 +379,7 @@ pub(super) async fn create_in(
         "call_id": new.call_id,
         "language": new.language,
     });
-    events::append(
+    let event = events::append(
         conn,
         new.created_at_ms,
         INQUIRY_CREATED,
@@ -386,17 +388,18 @@ pub(super) async fn create_in(
         &data,
     )
     .await?;
-    Ok(true)
+    Ok(Some(event))
 }
 
-/// Applies `update` and appends its `inquiry.updated` event on `conn`.
-/// `Ok(false)` when there is no such inquiry (nothing is written).
+/// Applies `update` and appends its `inquiry.updated` event on `conn`;
+/// the event is returned for [`Store::publish_events`] after the commit.
+/// `Ok(None)` when there is no such inquiry (nothing is written).
 pub(super) async fn update_in(
     conn: &mut AnyConnection,
     id: &str,
     update: &InquiryUpdate,
     at_ms: i64,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Event>, StoreError> {
     update_by_in(conn, id, update, at_ms, None).await
 }
 
@@ -408,7 +411,7 @@ pub(super) async fn update_by_in(
     update: &InquiryUpdate,
     at_ms: i64,
     by: Option<&str>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Event>, StoreError> {
     let updated = sqlx::query(
         "UPDATE inquiries SET status = COALESCE($2, status), ivr_path = COALESCE($3, ivr_path), \
          category = COALESCE($4, category), topic = COALESCE($5, topic), \
@@ -453,14 +456,14 @@ pub(super) async fn update_by_in(
     .execute(&mut *conn)
     .await?;
     if updated.rows_affected() == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     let mut data = serde_json::to_value(update)
         .map_err(|e| StoreError::Corrupt(format!("inquiry update as JSON: {e}")))?;
     if let (Some(by), Some(object)) = (by, data.as_object_mut()) {
         object.insert("by".into(), serde_json::Value::from(by));
     }
-    events::append(
+    let event = events::append(
         conn,
         at_ms,
         INQUIRY_UPDATED,
@@ -469,7 +472,7 @@ pub(super) async fn update_by_in(
         &data,
     )
     .await?;
-    Ok(true)
+    Ok(Some(event))
 }
 
 /// Creates the inquiry like [`Store::create_inquiry`], first finding
@@ -480,31 +483,13 @@ pub(super) async fn create_with_client_in(
     id: &str,
     new: &NewInquiry,
     phone_for_client: Option<&str>,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Event>, StoreError> {
     let phone = phone_for_client.and_then(phone::normalize);
     let client_id = match phone {
         Some(phone) => Some(find_or_create_in(conn, &phone, new.created_at_ms).await?),
         None => new.client_id.clone(),
     };
     create_in(conn, id, new, client_id.as_deref()).await
-}
-
-/// `<created_at_ms>.<id>` of the last row of a page. Keyset paging on the
-/// same (created_at_ms, id) order as the index: inquiries inserted while
-/// someone pages never shift or repeat the rows they still have to see.
-fn encode_cursor(i: &Inquiry) -> String {
-    format!("{}.{}", i.created_at_ms, i.id)
-}
-
-fn decode_cursor(cursor: &str) -> Result<(i64, &str), StoreError> {
-    cursor
-        .split_once('.')
-        .and_then(|(ms, id)| Some((ms.parse().ok()?, id)))
-        .filter(|(_, id)| !id.is_empty())
-        .ok_or_else(|| StoreError::Invalid {
-            field: "cursor",
-            message: "is not a cursor returned by this list".into(),
-        })
 }
 
 /// A free-text query as LIKE patterns. `folded` matches `LOWER(column)`
@@ -543,12 +528,6 @@ pub(super) fn like_substring(text: &str) -> String {
     pattern
 }
 
-/// A value for one `$N` placeholder of a query built at run time.
-enum Param<'a> {
-    Text(&'a str),
-    Int(i64),
-}
-
 impl Store {
     /// Starts a transaction that will write. On SQLite it takes the write
     /// lock at once (`BEGIN IMMEDIATE`): a deferred transaction that reads
@@ -571,10 +550,11 @@ impl Store {
     /// when the id is taken.
     pub async fn create_inquiry(&self, id: &str, new: &NewInquiry) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        if !create_in(&mut tx, id, new, new.client_id.as_deref()).await? {
+        let Some(event) = create_in(&mut tx, id, new, new.client_id.as_deref()).await? else {
             return Err(StoreError::Conflict(format!("inquiry {id} exists")));
-        }
+        };
         tx.commit().await?;
+        self.publish_events([event]);
         Ok(())
     }
 
@@ -587,10 +567,11 @@ impl Store {
         at_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        if !update_in(&mut tx, id, update, at_ms).await? {
+        let Some(event) = update_in(&mut tx, id, update, at_ms).await? else {
             return Err(StoreError::NotFound);
-        }
+        };
         tx.commit().await?;
+        self.publish_events([event]);
         Ok(())
     }
 
@@ -684,14 +665,7 @@ impl Store {
             "SELECT {INQUIRY_COLUMNS} FROM inquiries {where_clause} \
              ORDER BY created_at_ms DESC, id DESC LIMIT ${limit_n}"
         );
-        let mut query = sqlx::query(&sql);
-        for p in params {
-            query = match p {
-                Param::Text(s) => query.bind(s),
-                Param::Int(n) => query.bind(n),
-            };
-        }
-        let mut items = query
+        let mut items = bind_all(&sql, params)
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -700,7 +674,7 @@ impl Store {
         let page = usize::try_from(limit).unwrap_or(usize::MAX);
         let next = if items.len() > page {
             items.truncate(page);
-            items.last().map(encode_cursor)
+            items.last().map(|i| encode_cursor(i.created_at_ms, &i.id))
         } else {
             None
         };
@@ -755,18 +729,21 @@ impl Store {
             ClientKey::Email(email) => Some(find_or_create_by_email_in(&mut tx, email, at).await?),
             ClientKey::None => None,
         };
-        if !create_in(&mut tx, id, new, client_id.as_deref()).await? {
-            return Err(StoreError::Conflict(format!("inquiry {id} exists")));
-        }
+        let mut appended = vec![
+            create_in(&mut tx, id, new, client_id.as_deref())
+                .await?
+                .ok_or_else(|| StoreError::Conflict(format!("inquiry {id} exists")))?,
+        ];
         sqlx::query("UPDATE inquiries SET created_by = $2 WHERE id = $1")
             .bind(id)
             .bind(created_by)
             .execute(&mut *tx)
             .await?;
         if *details != InquiryUpdate::default() {
-            update_by_in(&mut tx, id, details, at, Some(created_by)).await?;
+            appended.extend(update_by_in(&mut tx, id, details, at, Some(created_by)).await?);
         }
         tx.commit().await?;
+        self.publish_events(appended);
         self.get_inquiry(id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -780,10 +757,11 @@ impl Store {
         by: &str,
     ) -> Result<Inquiry, StoreError> {
         let mut tx = self.begin_write().await?;
-        if !update_by_in(&mut tx, id, update, at_ms, Some(by)).await? {
-            return Err(StoreError::NotFound);
-        }
+        let event = update_by_in(&mut tx, id, update, at_ms, Some(by))
+            .await?
+            .ok_or(StoreError::NotFound)?;
         tx.commit().await?;
+        self.publish_events([event]);
         self.get_inquiry(id).await?.ok_or(StoreError::NotFound)
     }
 

@@ -169,8 +169,9 @@ async fn commit_with_retry(store: &Store, batch: &[InquiryWrite], crm_outbox: bo
 /// transaction is never left aborted.
 async fn apply(store: &Store, batch: &[InquiryWrite], crm_outbox: bool) -> Result<(), StoreError> {
     let mut tx = store.begin_write().await?;
+    let mut appended = Vec::with_capacity(batch.len());
     for w in batch {
-        let applied = match w {
+        let event = match w {
             InquiryWrite::Create {
                 id,
                 inquiry,
@@ -180,13 +181,19 @@ async fn apply(store: &Store, batch: &[InquiryWrite], crm_outbox: bool) -> Resul
                 update_in(&mut tx, id, update, *at_ms).await?
             }
         };
-        if applied && crm_outbox {
+        if event.is_some() && crm_outbox {
             super::crm_outbox::enqueue_for_write_in(&mut tx, w).await?;
         }
-        if !applied {
-            tracing::error!(write = %redacted(w), "inquiry writer: write skipped (duplicate id or unknown inquiry)");
+        match event {
+            Some(event) => appended.push(event),
+            None => {
+                tracing::error!(write = %redacted(w), "inquiry writer: write skipped (duplicate id or unknown inquiry)")
+            }
         }
     }
     tx.commit().await?;
+    // Only now: a batch that failed and is retried must not show its
+    // events to live subscribers twice, or before they are in the table.
+    store.publish_events(appended);
     Ok(())
 }

@@ -17,6 +17,7 @@ mod events;
 pub mod ids;
 mod inquiries;
 mod inquiry_writer;
+mod paging;
 mod password;
 mod serde_time;
 mod tokens;
@@ -26,19 +27,20 @@ pub use agents::{
     ADMIN_LOGIN, Agent, AgentPatch, FieldError, NewAgent, QueueSkill, SipCredentials,
     validate_new_agent, validate_patch,
 };
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, MAX_AUDIT_PAGE};
 pub use channels::{ContactKey, Filed, INQUIRY_MESSAGE};
 pub use clients::{
     Client, ClientFields, MANAGER_AREAS, MAX_CLIENT_PAGE, MessengerHandle, PersonalManager,
     normalize_email, validate_client_fields,
 };
 pub use crm_outbox::{CrmKind, CrmPush, OutboxEntry, OutboxRow};
-pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED};
+pub use events::{Event, INQUIRY_CREATED, INQUIRY_UPDATED, MAX_EVENT_PAGE};
 pub use inquiries::{
     Channel, ClientKey, Inquiry, InquiryFilter, InquiryStatus, InquiryUpdate, MAX_INQUIRY_PAGE,
     NewInquiry, UnknownValue,
 };
 pub use inquiry_writer::{InquiryWrite, InquiryWriter};
+pub use tokens::LoginLockout;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
@@ -83,6 +85,8 @@ impl From<FieldError> for StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Committed events, for live subscribers (see `events.rs`).
+    live: tokio::sync::broadcast::Sender<Event>,
 }
 
 /// How long a connection waits on a locked SQLite database before failing.
@@ -142,7 +146,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Store { pool })
+        let (live, _) = tokio::sync::broadcast::channel(events::LIVE_CAPACITY);
+        Ok(Store { pool, live })
     }
 
     /// Applies the pending migrations from `migrations/` (embedded at build time).

@@ -63,6 +63,9 @@ impl TestServer {
             recordings_dir: Default::default(),
             routing: None,
             reports: Default::default(),
+            lockout: hotline::store::LoginLockout::default(),
+            metrics: Default::default(),
+            stopping: tokio::sync::watch::channel(false).1,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
