@@ -2,7 +2,7 @@
 """Check the RTP a caller received, from a capture: what a listener on the
 phone would notice (choppy timing, gaps, silence, the wrong prompt).
 
-  rtp_check.py CAP.pcap --dst-port N [--prompt P.wav] [--min-corr 0.9]
+  rtp_check.py CAP.pcap --dst-port N [--prompt P.wav [--loop]] [--min-corr 0.9]
                [--tail-s 2] [--min-dbfs -40] [--min-packets 100]
                [--wav-out heard.wav]
 
@@ -17,7 +17,11 @@ and checks:
     sender paces by deadline);
   - not silence: RMS of the decoded audio above --min-dbfs;
   - with --prompt: the last --tail-s seconds heard are a stretch of that
-    prompt (normalised cross-correlation at 20 ms frame offsets ≥ --min-corr).
+    prompt (normalised cross-correlation at 20 ms frame offsets ≥ --min-corr);
+    with --loop the prompt was played in a loop (a SIPp rtp_stream relayed
+    from the other side of a bridge): the stretch may wrap round its end.
+    A looped file must be a whole number of 20 ms frames long, so that the
+    frames stay aligned with the reference after each wrap.
 Prints one line per check; exit 0 when all pass, 1 otherwise.
 
 Reads classic libpcap (tcpdump -w; tshark/dumpcap need -F pcap), link
@@ -137,6 +141,8 @@ def main():
     ap.add_argument("pcap")
     ap.add_argument("--dst-port", type=int, required=True)
     ap.add_argument("--prompt")
+    ap.add_argument("--loop", action="store_true",
+                    help="the prompt was played in a loop: match across its end")
     ap.add_argument("--min-corr", type=float, default=0.9)
     ap.add_argument("--tail-s", type=float, default=2.0)
     ap.add_argument("--min-dbfs", type=float, default=-40.0)
@@ -202,6 +208,10 @@ def main():
         if rate != 8000:
             raise SystemExit(f"{a.prompt}: {rate} Hz, expected 8000")
         frames = max(1, int(a.tail_s * 50))
+        if a.loop and reference:
+            # enough periods that any stretch of the tail's length, wrapped
+            # or not, lies whole inside the tiled reference
+            reference = reference * (frames * FRAME // len(reference) + 2)
         tail = decode(pkts[-frames:])
         corr, off = audio.best_match(tail, reference, step=FRAME)
         where = (f"{off / 8000:.2f}-{(off + len(tail)) / 8000:.2f} s of the prompt"
