@@ -18,7 +18,8 @@
 #     over the steady part of the run;
 #   - the media check: CAPTURE_S seconds of the RTP the server sends to the
 #     callers and to the agents (both legs of every bridged call), rate and
-#     pacing per stream (rtp_check.py);
+#     pacing per stream (rtp_check.py), and the RTP SIPp sends (the source
+#     of relayed audio, whose pacing the relay keeps);
 #   - queue entry -> agent INVITE (queue_latency.py): from the server's log
 #     lines, and to the INVITE on the wire (SIP captured during the same
 #     window), and the caller's key (INFO) -> INVITE;
@@ -26,7 +27,9 @@
 # Verdict: PASS only with zero failed calls on both sides, full media and
 # every inquiry resolved with an agent.
 #
-# Environment: N_AGENTS, RING_MS, TALK_MS, CAPTURE_S (4), OUT (default
+# Environment: N_AGENTS, RING_MS, TALK_MS, CAPTURE_S (4), CAPTURE_WHOLE (0;
+# 1: capture the whole calling period, attached before the first call; the
+# CPU window then includes tcpdump's cost under "other"), OUT (default
 # /tmp/hotline-bench/routed-RATE-TIME), RESULTS (append a one-line summary),
 # AGENT_SIP_PORT (15080), AGENT_MEDIA_PORT (17000), REG_PORT (15090), and
 # common.sh's. Logs at RUST_LOG=warn,hotline::call::routed=info (three lines
@@ -39,6 +42,7 @@ N=${2:-$((RATE * 15))}
 N_AGENTS=${N_AGENTS:-300}
 RING_MS=${RING_MS:-100}
 TALK_MS=${TALK_MS:-1000}
+CAPTURE_WHOLE=${CAPTURE_WHOLE:-0}
 KEY_MS=1000
 AGENT_SIP_PORT=${AGENT_SIP_PORT:-15080}
 AGENT_MEDIA_PORT=${AGENT_MEDIA_PORT:-17000}
@@ -88,6 +92,43 @@ timeout 60 sipp "127.0.0.1:$SIP_PORT" -sf "$HERE/register_agents.xml" -inf "$OUT
     >"$OUT/register/sipp.out" 2>&1 || die "registering $N_AGENTS agents failed: $(tail -n 5 "$OUT/register/sipp.out")"
 sleep 1
 
+# start_captures SECONDS: both captures in the background, returning once
+# they listen. Attaching a capture to lo stalls the loopback traffic for a
+# moment; with CAPTURE_WHOLE=1 that happens before the first call and the
+# captures cover the whole calling period instead of a 4 s window.
+RTP_FILTER="udp and (dst port $MEDIA_PORT or dst port $AGENT_MEDIA_PORT)"
+# what SIPp's rtp_stream sends: the source of every relayed frame
+SRC_FILTER="udp and (src port $MEDIA_PORT or src port $AGENT_MEDIA_PORT)"
+SIP_FILTER="udp and (dst port $AGENT_SIP_PORT or (dst port $SIP_PORT and src port $SIPP_PORT))"
+CAP_PIDS=()
+start_captures() {
+    timeout -s INT "$1" tcpdump -i lo -n -s 2048 -B 65536 -w "$OUT/sip.pcap" \
+        "$SIP_FILTER" 2>"$OUT/sip.pcap.log" &
+    CAP_PIDS+=("$!")
+    timeout -s INT "$1" tcpdump -i lo -n -s "$SNAPLEN" -B 65536 -w "$OUT/rtp.pcap" \
+        "$RTP_FILTER" 2>"$OUT/rtp.pcap.log" &
+    CAP_PIDS+=("$!")
+    timeout -s INT "$1" tcpdump -i lo -n -s "$SNAPLEN" -B 65536 -w "$OUT/src.pcap" \
+        "$SRC_FILTER" 2>"$OUT/src.pcap.log" &
+    CAP_PIDS+=("$!")
+    local deadline=$((SECONDS + 10))
+    until grep -q 'listening on' "$OUT/sip.pcap.log" 2>/dev/null &&
+        grep -q 'listening on' "$OUT/rtp.pcap.log" 2>/dev/null &&
+        grep -q 'listening on' "$OUT/src.pcap.log" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || die "tcpdump did not start"
+        sleep 0.05
+    done
+}
+wait_captures() {
+    local pid
+    for pid in "${CAP_PIDS[@]}"; do wait "$pid" || true; done
+    CAP_PIDS=()
+}
+CAP_T0=$SEND_S
+if [ "$CAPTURE_WHOLE" = 1 ]; then
+    start_captures $((SEND_S + CALL_S + 2))
+fi
+
 LIMIT=$((RATE * (CALL_S + 2) * 3 + 50))
 cd "$OUT"
 timeout -k 5 $((SEND_S + CALL_S + 40)) sipp "127.0.0.1:$SIP_PORT" \
@@ -110,18 +151,15 @@ done
 [ -n "$SIPP_PID" ] && [ -n "$AGENTS_PID" ] || die "sipp did not start: $(cat "$OUT/sipp.out")"
 start_sampler "$OUT/procstat.csv" "server=$SERVER_PID" "sipp=$SIPP_PID" "agents=$AGENTS_PID"
 
-# Steady part: capture the RTP towards both sides (headers only) and the
-# SIP towards the agents plus the callers' INFOs (whole messages).
-sleep "$CAP_AT"
-CAP_T0=$(sampler_t "$OUT/procstat.csv")
-timeout -s INT "$CAPTURE_S" tcpdump -i lo -n -s 2048 -B 65536 -w "$OUT/sip.pcap" \
-    "udp and (dst port $AGENT_SIP_PORT or (dst port $SIP_PORT and src port $SIPP_PORT))" \
-    2>"$OUT/sip.pcap.log" &
-SIP_CAP_PID=$!
-timeout -s INT "$CAPTURE_S" tcpdump -i lo -n -s "$SNAPLEN" -B 65536 -w "$OUT/rtp.pcap" \
-    "udp and (dst port $MEDIA_PORT or dst port $AGENT_MEDIA_PORT)" 2>"$OUT/rtp.pcap.log" || true
-wait "$SIP_CAP_PID" || true
-CAPTURE_INFO=$(grep -hE "captured|dropped" "$OUT/rtp.pcap.log" "$OUT/sip.pcap.log" | tr '\n' ' ')
+if [ "$CAPTURE_WHOLE" = 0 ]; then
+    # Steady part: capture the RTP towards both sides (headers only) and
+    # the SIP towards the agents plus the callers' INFOs (whole messages).
+    sleep "$CAP_AT"
+    CAP_T0=$(sampler_t "$OUT/procstat.csv")
+    start_captures "$CAPTURE_S"
+fi
+wait_captures
+CAPTURE_INFO=$(grep -hE "captured|dropped" "$OUT/rtp.pcap.log" "$OUT/src.pcap.log" "$OUT/sip.pcap.log" | tr '\n' ' ')
 
 set +e
 wait "$SIPP_WRAPPER_PID"
@@ -142,6 +180,7 @@ python3 "$HERE/sipp_stats.py" "$OUT/agents" >"$OUT/agents.kv"
 python3 "$HERE/procstat.py" window "$OUT/procstat.csv" --from "$STEADY_FROM" \
     --to "$(python3 -c "print($CAP_T0 - 0.5)")" >"$OUT/cpu.kv"
 python3 "$HERE/rtp_check.py" "$OUT/rtp.pcap" >"$OUT/rtp.kv" || true
+python3 "$HERE/rtp_check.py" "$OUT/src.pcap" >"$OUT/src.kv" || true
 
 sleep 1
 stop_server
@@ -153,7 +192,7 @@ INQ_ANSWERED=$(sqlite3 "$OUT/hotline.db" \
     "SELECT count(*) FROM inquiries WHERE status = 'resolved' AND agent IS NOT NULL;")
 INQ_AGENTS=$(sqlite3 "$OUT/hotline.db" "SELECT count(DISTINCT agent) FROM inquiries;")
 
-S=$OUT/sipp.kv A=$OUT/agents.kv C=$OUT/cpu.kv R=$OUT/rtp.kv L=$OUT/latency.kv
+S=$OUT/sipp.kv A=$OUT/agents.kv C=$OUT/cpu.kv R=$OUT/rtp.kv RS=$OUT/src.kv L=$OUT/latency.kv
 created=$(kv created "$S") ok=$(kv successful "$S") failed=$(kv failed "$S")
 a_ok=$(kv successful "$A") a_failed=$(kv failed "$A")
 srv_cpu=$(kv server_cpu_pct "$C")
@@ -161,7 +200,17 @@ cpu_ms_per_call=$(python3 -c "print(f'{float(\"$srv_cpu\" or 0) * 10 / $RATE:.3f
 verdict=PASS
 [ "$SIPP_RC" = 0 ] && [ "$failed" = 0 ] && [ "$ok" = "$N" ] || verdict=FAIL
 [ "$a_failed" = 0 ] && [ "$a_ok" = "$N" ] || verdict=FAIL
-[ "$(kv verdict "$R")" = ok ] || verdict=FAIL
+# Relayed audio leaves when it arrives: its pacing is the source's. SIPp's
+# rtp_stream itself slips ~16 ms about once a second (p99 inter-arrival
+# ~36 ms at any load), so pacing alone may fail on what SIPp sent; that
+# passes when the server's streams are no worse than SIPp's (p99 within
+# 2 ms) and rate and losses pass.
+MEDIA=$(kv verdict "$R")
+if [ "$MEDIA" != ok ] && [ "$(kv fail "$R")" = pacing ] &&
+    python3 -c "import sys; sys.exit(0 if float('$(kv gap_p99_ms "$R")') <= float('$(kv gap_p99_ms "$RS")') + 2 else 1)"; then
+    MEDIA="ok (p99 as SIPp's own)"
+fi
+case "$MEDIA" in ok*) ;; *) verdict=FAIL ;; esac
 [ "$INQ_TOTAL" = "$created" ] && [ "$INQ_ANSWERED" = "$N" ] || verdict=FAIL
 
 {
@@ -177,17 +226,20 @@ verdict=PASS
     echo "cpu (steady ${STEADY_FROM}-${CAP_T0} s, % of one core): server=$srv_cpu (${cpu_ms_per_call} ms CPU per call)" \
         "callers=$(kv sipp_cpu_pct "$C") agents=$(kv agents_cpu_pct "$C") other=$(kv other_pct "$C") machine=$(kv machine_busy_pct "$C") of 200"
     echo "rss: server mean=$(kv server_rss_kb "$C") max=$(kv server_rss_kb_max "$C") KB"
-    echo "media (${CAPTURE_S} s capture: $CAPTURE_INFO): streams=$(kv streams "$R") rated=$(kv rated_streams "$R")" \
+    echo "media ($([ "$CAPTURE_WHOLE" = 1 ] && echo "whole run" || echo "${CAPTURE_S} s") capture: $CAPTURE_INFO): streams=$(kv streams "$R") rated=$(kv rated_streams "$R")" \
         "pps/stream median=$(kv pps_per_stream_median "$R") p1=$(kv pps_per_stream_p1 "$R") min=$(kv pps_per_stream_min "$R")" \
         "below95%=$(kv streams_below_95pct "$R") lost=$(kv seq_lost "$R") ($(kv seq_lost_pct "$R") %)" \
         "gap p50/p99/p99.9/max=$(kv gap_p50_ms "$R")/$(kv gap_p99_ms "$R")/$(kv gap_p999_ms "$R")/$(kv gap_max_ms "$R") ms" \
         "jitter mean/max=$(kv jitter_mean_ms "$R")/$(kv jitter_max_ms "$R") ms verdict=$(kv verdict "$R") $(kv fail "$R")"
+    echo "media sent by SIPp (the relayed source): streams=$(kv streams "$RS") pps/stream median=$(kv pps_per_stream_median "$RS")" \
+        "gap p50/p99/p99.9/max=$(kv gap_p50_ms "$RS")/$(kv gap_p99_ms "$RS")/$(kv gap_p999_ms "$RS")/$(kv gap_max_ms "$RS") ms" \
+        "verdict=$(kv verdict "$RS") $(kv fail "$RS"); media verdict: $MEDIA"
     echo "inquiries: $INQ_TOTAL for $created calls, resolved with an agent: $INQ_ANSWERED, distinct agents: $INQ_AGENTS, status: $INQ_STATUS"
-    echo "server log warnings/errors: $(grep -cE 'WARN|ERROR' "$OUT/server.log" || true)"
+    echo "server log warnings/errors: $(grep -cE ' (WARN|ERROR) ' "$OUT/server.log" || true)"
     echo "verdict: $verdict"
 } | tee "$OUT/result.txt"
 
 if [ -n "${RESULTS:-}" ]; then
-    printf '%s\n' "rate=$RATE n=$N agents=$N_AGENTS ok=$ok failed=$failed a_ok=$a_ok a_failed=$a_failed srv_cpu=$srv_cpu cpu_ms_call=$cpu_ms_per_call lat_log_p50=$(kv log_p50_ms "$L") lat_log_p99=$(kv log_p99_ms "$L") lat_wire_p50=$(kv wire_p50_ms "$L") lat_wire_p99=$(kv wire_p99_ms "$L") lat_wire_max=$(kv wire_max_ms "$L") pps_med=$(kv pps_per_stream_median "$R") gap_p99=$(kv gap_p99_ms "$R") media=$(kv verdict "$R") inq=$INQ_TOTAL answered=$INQ_ANSWERED verdict=$verdict out=$OUT" >>"$RESULTS"
+    printf '%s\n' "rate=$RATE n=$N agents=$N_AGENTS ok=$ok failed=$failed a_ok=$a_ok a_failed=$a_failed srv_cpu=$srv_cpu cpu_ms_call=$cpu_ms_per_call lat_log_p50=$(kv log_p50_ms "$L") lat_log_p99=$(kv log_p99_ms "$L") lat_wire_p50=$(kv wire_p50_ms "$L") lat_wire_p99=$(kv wire_p99_ms "$L") lat_wire_max=$(kv wire_max_ms "$L") pps_med=$(kv pps_per_stream_median "$R") gap_p99=$(kv gap_p99_ms "$R") src_gap_p99=$(kv gap_p99_ms "$RS") media=\"$MEDIA\" inq=$INQ_TOTAL answered=$INQ_ANSWERED verdict=$verdict out=$OUT" >>"$RESULTS"
 fi
 [ "$verdict" = PASS ]
