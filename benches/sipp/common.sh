@@ -50,7 +50,10 @@ open(sys.argv[1], "wb").write(data)
 PY
 }
 
-# start_server OUTDIR: config, database and log under OUTDIR.
+# start_server OUTDIR: config, database and log under OUTDIR. EXTRA_TOML,
+# when set, is a file appended to the config (run-routed.sh: agents and
+# queues); READY_S (20) bounds the start-up (config agents are hashed
+# with argon2 at every start, which takes a while for hundreds of them).
 start_server() {
     local dir=$1
     cat >"$dir/hotline.toml" <<TOML
@@ -87,19 +90,22 @@ sun = "00:00-24:00"
 [ivr]
 reload_interval_ms = 0
 TOML
+    if [ -n "${EXTRA_TOML:-}" ]; then
+        cat "$EXTRA_TOML" >>"$dir/hotline.toml"
+    fi
     RUST_LOG=${RUST_LOG:-warn} "$HOTLINE_BIN" serve --config "$dir/hotline.toml" \
         >"$dir/server.log" 2>&1 &
     SERVER_PID=$!
     trap cleanup EXIT
     # Ready when /healthz answers (the SIP socket is bound before HTTP).
-    local deadline=$((SECONDS + 20))
+    local deadline=$((SECONDS + ${READY_S:-20}))
     until python3 - "$HTTP_PORT" <<'PY' 2>/dev/null
 import sys, urllib.request
 urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=1).read()
 PY
     do
         kill -0 "$SERVER_PID" 2>/dev/null || { cat "$dir/server.log" >&2; die "server exited at start"; }
-        [ $SECONDS -lt $deadline ] || die "server not ready after 20 s"
+        [ $SECONDS -lt $deadline ] || die "server not ready after ${READY_S:-20} s"
         sleep 0.2
     done
 }
@@ -126,6 +132,7 @@ stop_server() {
 cleanup() {
     [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null
     [ -n "${SIPP_WRAPPER_PID:-}" ] && kill "$SIPP_WRAPPER_PID" 2>/dev/null
+    [ -n "${AGENTS_WRAPPER_PID:-}" ] && kill "$AGENTS_WRAPPER_PID" 2>/dev/null
     stop_server
 }
 

@@ -28,6 +28,19 @@
 #   abandoned; baresip dials, navigates 1, 1 with DTMF and heard
 #   admission_info (its recording);
 #   OPTIONS and REGISTER still work after the calls.
+#   Routed calls (IVR -> queue -> operator phone): SIPp operator phones 3001
+#   and 3002, registered with MD5 digest, each answer one of two SIPp
+#   callers who press 0 together; 3001 hangs up first, 3002's caller hangs
+#   up first; both inquiries end resolved in queue general with their
+#   operator, whose INVITE showed the caller's number, "category · topic"
+#   and a Call-Info with the inquiry's URL; the RTP each caller received
+#   (captured) is paced, continuous and ends with the operator's voice,
+#   the RTP each operator received ends with its caller's voice. A baresip
+#   operator (2101, admission, auto-answer) answers a caller who pressed
+#   1, 2 and transfers it blind by REFER (its `transfer` command) to the
+#   login of SIPp operator 3003, who answers and hangs up: the inquiry ends
+#   resolved with transfers 1 and agent 3003; the caller then heard 3003,
+#   3003 heard the caller, and baresip heard the caller before.
 # Installs sip-tester / baresip / tcpdump with apt-get when missing. Capturing
 # and SIPp's play_pcap_audio need root (or CAP_NET_RAW): run as root, or with
 # passwordless sudo.
@@ -83,12 +96,19 @@ mkdir -p "$WORK/sipp"
 SERVER_PID=""
 BARESIP_PROFILE=""
 CALLER_PROFILE=""
+OPERATOR_PROFILE=""
 CAPTURE_PID=""
+# background SIPp operator phones (their `timeout` wrappers), stopped at exit
+AGENT_PIDS=()
 
 cleanup() {
   local rc=$?
   local profile
-  for profile in "$BARESIP_PROFILE" "$CALLER_PROFILE"; do
+  local pid
+  for pid in "${AGENT_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for profile in "$BARESIP_PROFILE" "$CALLER_PROFILE" "$OPERATOR_PROFILE"; do
     if [ -n "$profile" ] && [ -x "$profile/stop.sh" ]; then
       "$profile/stop.sh" || true
     fi
@@ -192,18 +212,61 @@ fri = "00:00-24:00"
 sat = "00:00-24:00"
 sun = "00:00-24:00"
 
+# Routing: no wrap-up, so an operator phone takes its next call at once.
+[[queues]]
+name = "general"
+wrap_up_s = 0
+
+[[queues]]
+name = "admission"
+wrap_up_s = 0
+
+[[queues]]
+name = "education"
+wrap_up_s = 0
+
+# 1001 and 1002 only test registration (SIPp's binding is left behind when
+# SIPp exits, baresip 1002 answers nothing): they serve a queue no call of
+# the suite reaches, so they are never rung.
 [[agents]]
 login = "1001"
 role = "contact_manager"
 password = "secret-1001-pw"
-queues = ["general"]
+queues = ["education"]
 
 [[agents]]
 login = "1002"
 role = "contact_manager"
 password = "secret-1002-pw"
-queues = ["general"]
+queues = ["education"]
 digest_algorithms = ["MD5"]
+
+# Operator phones that answer routed calls: SIPp 3001, 3002 in the general
+# queue; baresip 2101 in admission, who transfers to SIPp 3003 (a login
+# in no queue the calls reach: it rings only by that transfer).
+[[agents]]
+login = "3001"
+role = "contact_manager"
+password = "secret-3001-pw"
+queues = ["general"]
+
+[[agents]]
+login = "3002"
+role = "contact_manager"
+password = "secret-3002-pw"
+queues = ["general"]
+
+[[agents]]
+login = "3003"
+role = "contact_manager"
+password = "secret-3003-pw"
+queues = ["education"]
+
+[[agents]]
+login = "2101"
+role = "admission_manager"
+password = "secret-2101-pw"
+queues = ["admission"]
 
 [[agents]]
 login = "2001"
@@ -357,18 +420,24 @@ ADMISSION_INFO=$ROOT/prompts/ru/admission_info.wav
 # negotiated, so the server does not look for in-band tones in it)
 python3 "$HERE/tools/audio.py" ulaw "$ROOT/prompts/en/goodbye.wav" "$CALLER_AUDIO"
 
-# start_capture FILE PORT: tcpdump the UDP sent to PORT on lo into FILE
-# (SIPp does not read the RTP it is sent), returning once it listens.
+# start_capture FILE PORT...: tcpdump the UDP sent to any of the PORTs on lo
+# into FILE (SIPp does not read the RTP it is sent), returning once it
+# listens.
 # --immediate-mode: without it libpcap hands packets over in blocks up to
 # 1 s late, and the last second of the call is lost when tcpdump is stopped.
 start_capture() {
-  "${AS_ROOT[@]}" tcpdump -i lo -n -U --immediate-mode -w "$1" "udp and dst port $2" 2>"$1.log" &
+  local file=$1 filter="" port
+  shift
+  for port in "$@"; do
+    filter="${filter:+$filter or }dst port $port"
+  done
+  "${AS_ROOT[@]}" tcpdump -i lo -n -U --immediate-mode -w "$file" "udp and ($filter)" 2>"$file.log" &
   CAPTURE_PID=$!
   local deadline=$((SECONDS + 10))
-  until grep -q 'listening on' "$1.log" 2>/dev/null; do
+  until grep -q 'listening on' "$file.log" 2>/dev/null; do
     if ! kill -0 "$CAPTURE_PID" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
       echo "tcpdump did not start:"
-      cat "$1.log"
+      cat "$file.log"
       CAPTURE_PID=""
       return 1
     fi
@@ -383,18 +452,20 @@ stop_capture() {
   CAPTURE_PID=""
 }
 
-# sipp_ivr_call NAME DIGITS AFTER_MS SIP_PORT MEDIA_PORT: a SIPp caller on
-# SIP_PORT/MEDIA_PORT dials "hotline", listens 1 s (the greeting; a key
-# interrupts it and goes to the main menu), presses DIGITS (RFC 4733 events
-# replayed from a pcap), listens AFTER_MS more and hangs up (or answers the
-# server's BYE). Its Call-ID is interop-NAME-1@127.0.0.1.
+# sipp_ivr_call NAME DIGITS AFTER_MS SIP_PORT MEDIA_PORT [AUDIO.ul]: a SIPp
+# caller on SIP_PORT/MEDIA_PORT dials "hotline", speaking AUDIO (looped;
+# default $CALLER_AUDIO), listens 1 s (the greeting; a key interrupts it
+# and goes to the main menu), presses DIGITS (RFC 4733 events replayed
+# from a pcap), listens AFTER_MS more and hangs up (or answers the server's
+# BYE). Its Call-ID is interop-NAME-1@127.0.0.1.
 sipp_ivr_call() {
-  local name=$1 digits=$2 after_ms=$3 local_port=$4 media_port=$5 dtmf_ms rc=0
+  local name=$1 digits=$2 after_ms=$3 local_port=$4 media_port=$5 audio=${6:-$CALLER_AUDIO}
+  local dtmf_ms rc=0
   dtmf_ms=$(python3 "$HERE/tools/mkdtmf.py" "$digits" "$WORK/sipp/$name.pcap") || return 1
   (cd "$WORK/sipp" && timeout 60 "${AS_ROOT[@]}" sipp "127.0.0.1:$SIP_PORT" \
     -sf "$HERE/sipp/caller_ivr.xml" -s hotline -cid_str "interop-$name-%u@%s" \
     -i 127.0.0.1 -p "$local_port" -mi 127.0.0.1 -mp "$media_port" \
-    -key dtmf_pcap "$WORK/sipp/$name.pcap" -key caller_audio "$CALLER_AUDIO,-1,0" \
+    -key dtmf_pcap "$WORK/sipp/$name.pcap" -key caller_audio "$audio,-1,0" \
     -set wait_ms 1000 -set dtmf_ms $((dtmf_ms + 200)) -set after_ms "$after_ms" \
     -m 1 -nostdin -timeout 30s -trace_err >"$name.screen" 2>&1) || rc=$?
   if [ "$rc" -ne 0 ]; then
@@ -510,6 +581,196 @@ run_test sipp_caller_zero_waits_in_general_queue sipp_caller_zero_waits_in_gener
 run_test sipp_caller_zero_hears_please_hold sipp_caller_zero_hears_please_hold
 run_test baresip_calls_and_navigates baresip_calls_and_navigates
 run_test sipp_options_and_register_still_ok sipp_options_and_register_still_ok
+
+# --- routed calls: IVR -> queue -> operator phones ------------------------------
+# Operators' and callers' voices for the routed calls: speech, cut to whole
+# 20 ms frames so that SIPp's looped stream stays frame-aligned and the far
+# end's audio can be matched against it (rtp_check.py --loop).
+AGENT_VOICE=$WORK/agent-voice.wav
+AGENT_AUDIO=$WORK/agent-voice.ul
+CALLER_VOICE=$WORK/caller-voice.wav
+CALLER_LOOP_AUDIO=$WORK/caller-voice.ul
+python3 "$HERE/tools/audio.py" ulaw "$ROOT/prompts/en/study_info.wav" "$AGENT_AUDIO" \
+  --whole-frames "$AGENT_VOICE"
+python3 "$HERE/tools/audio.py" ulaw "$ROOT/prompts/en/goodbye.wav" "$CALLER_LOOP_AUDIO" \
+  --whole-frames "$CALLER_VOICE"
+
+# start_sipp_agent LOGIN RING_MS TALK_MS CALLS: a SIPp operator phone
+# (agent_uas.xml) for LOGIN, registered with digest (MD5) from a separate
+# SIPp run whose Contact points at it; it answers after RING_MS, talks
+# TALK_MS (3600000: never hangs up itself) and exits after CALLS calls.
+# Sets AGENT_SIP_<LOGIN>, AGENT_MEDIA_<LOGIN> (its ports) and
+# AGENT_PID_<LOGIN> (its `timeout` wrapper).
+start_sipp_agent() {
+  local login=$1 ring_ms=$2 talk_ms=$3 calls=$4 sip media
+  free_port sip --one
+  free_port media --media
+  mkdir -p "$WORK/agent-$login"
+  (cd "$WORK/agent-$login" && exec timeout 60 sipp -sf "$HERE/sipp/agent_uas.xml" \
+    -i 127.0.0.1 -p "$sip" -mi 127.0.0.1 -mp "$media" \
+    -key agent_audio "$AGENT_AUDIO,-1,0" -set ring_ms "$ring_ms" -set talk_ms "$talk_ms" \
+    -m "$calls" -nostdin -timeout 50s -trace_err -trace_logs >screen 2>&1) &
+  printf -v "AGENT_PID_$login" '%s' "$!"
+  AGENT_PIDS+=("$!")
+  printf -v "AGENT_SIP_$login" '%s' "$sip"
+  printf -v "AGENT_MEDIA_$login" '%s' "$media"
+  sipp_call register.xml -s "$login" -au "$login" -ap "secret-$login-pw" \
+    -set contact_port "$sip" || return 1
+  "${API[@]}" registered "$login" --contact-port "$sip" --timeout 5 >/dev/null
+}
+
+# wait_sipp_agent LOGIN: the phone took all its calls and exited 0.
+wait_sipp_agent() {
+  local pid_var="AGENT_PID_$1" rc=0
+  wait "${!pid_var}" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "SIPp operator $1 exited $rc"
+    tail -n 20 "$WORK/agent-$1/screen"
+    cat "$WORK/agent-$1"/agent_uas_*_errors.log 2>/dev/null | tail -n 20
+  fi
+  return "$rc"
+}
+
+# agent_saw_invite LOGIN INQUIRY_ID DISPLAY: the INVITE that rang LOGIN's
+# phone showed the caller's number, DISPLAY as the name, and a Call-Info
+# with the inquiry's URL (the operator's screen pop).
+agent_saw_invite() {
+  local line
+  line=$(grep -h ' invite from=' "$WORK/agent-$1"/agent_uas_*_logs.log 2>/dev/null | head -n 1)
+  echo "$1's phone: $line"
+  grep -qF "\"$3\" <sip:caller1@" <<<"$line" || { echo "no \"$3\" <sip:caller1@...> in From"; return 1; }
+  grep -qF "/api/v1/inquiries/$2>" <<<"$line" || { echo "Call-Info does not point at inquiry $2"; return 1; }
+}
+
+# json_field FIELD: FIELD of the JSON object on stdin
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1]))' "$1"; }
+
+ROUTED_CAPTURE=""
+declare -A ROUTED_MEDIA=()
+# Two SIPp callers press 0 at the same moment; SIPp operators 3001 (hangs
+# up after 2.5 s of talk) and 3002 (waits for the caller's BYE) each
+# answer one. Both calls complete, both inquiries end resolved with their
+# operator, each operator's INVITE showed who calls.
+sipp_operators_answer_callers() {
+  local rc=0 sip_a sip_b media_a media_b pid_a pid_b inq_a inq_b agents
+  start_sipp_agent 3001 500 2500 1 || return 1
+  start_sipp_agent 3002 500 3600000 1 || return 1
+  free_port sip_a --one
+  free_port sip_b --one
+  free_port media_a --media
+  free_port media_b --media
+  ROUTED_MEDIA=([caller_a]=$media_a [caller_b]=$media_b
+    [3001]=$AGENT_MEDIA_3001 [3002]=$AGENT_MEDIA_3002)
+  start_capture "$WORK/routed.pcap" "${ROUTED_MEDIA[@]}" || return 1
+  sipp_ivr_call routed_a 0 6000 "$sip_a" "$media_a" "$CALLER_LOOP_AUDIO" &
+  pid_a=$!
+  sipp_ivr_call routed_b 0 6000 "$sip_b" "$media_b" "$CALLER_LOOP_AUDIO" &
+  pid_b=$!
+  wait "$pid_a" || rc=1
+  wait "$pid_b" || rc=1
+  wait_sipp_agent 3001 || rc=1
+  wait_sipp_agent 3002 || rc=1
+  stop_capture
+  [ "$rc" -eq 0 ] || return 1
+  ROUTED_CAPTURE=$WORK/routed.pcap
+  inq_a=$("${API[@]}" inquiry --call-id interop-routed_a-1@127.0.0.1 --timeout 10 \
+    --expect status=resolved --expect queue=general --expect agent='*' \
+    --expect category=other --expect topic=general) || return 1
+  inq_b=$("${API[@]}" inquiry --call-id interop-routed_b-1@127.0.0.1 --timeout 10 \
+    --expect status=resolved --expect queue=general --expect agent='*' \
+    --expect category=other --expect topic=general) || return 1
+  echo "$inq_a"
+  echo "$inq_b"
+  agents=$( (json_field agent <<<"$inq_a"; json_field agent <<<"$inq_b") | sort | tr '\n' ' ')
+  [ "$agents" = "3001 3002 " ] || { echo "operators of the two calls: $agents (want 3001 and 3002)"; return 1; }
+  for inq in "$inq_a" "$inq_b"; do
+    agent_saw_invite "$(json_field agent <<<"$inq")" "$(json_field id <<<"$inq")" \
+      "Другое · общий вопрос" || return 1
+  done
+}
+
+# routed_audio_arrives WHO REF.wav: the RTP sent to WHO's media port in the
+# routed calls is paced, not silent, and ends with REF (looped) — the
+# voice of the other side of the bridge.
+routed_audio_arrives() {
+  [ -n "$ROUTED_CAPTURE" ] || { echo "no capture (the calls failed)"; return 1; }
+  python3 "$HERE/tools/rtp_check.py" "$ROUTED_CAPTURE" --dst-port "${ROUTED_MEDIA[$1]}" \
+    --prompt "$2" --loop --bridged --tail-s 1 --min-corr 0.9 --wav-out "$WORK/heard-by-$1.wav"
+}
+
+run_test sipp_operators_answer_callers sipp_operators_answer_callers
+run_test caller_a_hears_operator routed_audio_arrives caller_a "$AGENT_VOICE"
+run_test caller_b_hears_operator routed_audio_arrives caller_b "$AGENT_VOICE"
+run_test operator_3001_hears_caller routed_audio_arrives 3001 "$CALLER_VOICE"
+run_test operator_3002_hears_caller routed_audio_arrives 3002 "$CALLER_VOICE"
+
+# --- blind transfer by REFER from a real softphone ------------------------------
+XFER_CAPTURE=""
+XFER_MEDIA=""
+XFER_RECORDING_DIR=""
+# A SIPp caller presses 1, 2 (applicant, talk to an admission manager):
+# baresip operator 2101 answers by itself, and once the inquiry shows it
+# talking, its `transfer` command sends a REFER to sip:3003@hotline; SIPp
+# operator 3003 rings, answers, talks 3 s and hangs up, which ends the
+# caller's call too. One inquiry: transfers 1, agent 3003, resolved.
+# (2101's ctrl_tcp port is its own: CTL stays baresip 1002's.)
+baresip_operator_transfers_by_refer() {
+  local op_sip op_ctrl sip media caller_pid rc=0 inq ctl
+  start_sipp_agent 3003 300 3000 1 || return 1
+  free_port op_sip --pair
+  free_port op_ctrl --one
+  OPERATOR_PROFILE=$(PROFILE_DIR="$WORK/baresip-2101" SIP_PORT=$op_sip CTRL_PORT=$op_ctrl \
+    REGINT=300 RTP_PORTS=31200-31299 CALL_TRANSFER=yes \
+    bash "$HERE/baresip/mkprofile.sh" 2101 secret-2101-pw "$SIP_PORT" 1) || return 1
+  XFER_RECORDING_DIR=$OPERATOR_PROFILE/rec
+  LIFETIME=120 "$OPERATOR_PROFILE/run.sh" || return 1
+  "${API[@]}" registered 2101 --contact-port "$op_sip" --timeout 10 >/dev/null || return 1
+  free_port sip --one
+  free_port media --media
+  start_capture "$WORK/xfer.pcap" "$media" "$AGENT_MEDIA_3003" || return 1
+  # the caller stays until the server hangs up (after_ms is a backstop)
+  sipp_ivr_call xfer 12 20000 "$sip" "$media" "$CALLER_LOOP_AUDIO" &
+  caller_pid=$!
+  # the operator talks 2 s (baresip records what it hears), then transfers
+  if "${API[@]}" inquiry --call-id interop-xfer-1@127.0.0.1 --timeout 15 \
+    --expect status=in_progress --expect agent=2101 --expect queue=admission; then
+    ctl=$(python3 "$HERE/baresip/ctl.py" --port "$op_ctrl" do "sleep 2" \
+      "transfer sip:3003@127.0.0.1:$SIP_PORT" "wait CALL_CLOSED 10" 2>&1) || rc=1
+    echo "$ctl"
+  else
+    rc=1
+    tail -n 20 "$OPERATOR_PROFILE/baresip.log"
+  fi
+  wait "$caller_pid" || rc=1
+  wait_sipp_agent 3003 || rc=1
+  stop_capture
+  "$OPERATOR_PROFILE/stop.sh"
+  [ "$rc" -eq 0 ] || { tail -n 20 "$OPERATOR_PROFILE/baresip.log"; return 1; }
+  XFER_CAPTURE=$WORK/xfer.pcap
+  XFER_MEDIA=$media
+  inq=$("${API[@]}" inquiry --call-id interop-xfer-1@127.0.0.1 --timeout 10 \
+    --expect status=resolved --expect transfers=1 --expect agent=3003 \
+    --expect category=applicant --expect topic=admission) || return 1
+  echo "$inq"
+  agent_saw_invite 3003 "$(json_field id <<<"$inq")" "Абитуриент · приём"
+}
+
+# After the transfer the caller hears 3003, 3003 hears the caller, and
+# baresip heard the caller before it transferred.
+transferred_audio_arrives() {
+  [ -n "$XFER_CAPTURE" ] || { echo "no capture (the call failed)"; return 1; }
+  python3 "$HERE/tools/rtp_check.py" "$XFER_CAPTURE" --dst-port "$XFER_MEDIA" \
+    --prompt "$AGENT_VOICE" --loop --bridged --tail-s 1 --min-corr 0.9 || return 1
+  python3 "$HERE/tools/rtp_check.py" "$XFER_CAPTURE" --dst-port "$AGENT_MEDIA_3003" \
+    --prompt "$CALLER_VOICE" --loop --bridged --tail-s 1 --min-corr 0.9 || return 1
+  local recording
+  recording=$(ls "$XFER_RECORDING_DIR"/dump-*-dec.wav 2>/dev/null | head -n 1)
+  [ -n "$recording" ] || { echo "baresip 2101 recorded nothing"; return 1; }
+  python3 "$HERE/tools/audio.py" level "$recording" --min-dbfs -40
+}
+
+run_test baresip_operator_transfers_by_refer baresip_operator_transfers_by_refer
+run_test transferred_call_audio_both_ways transferred_audio_arrives
 
 # --- baresip 1002 again: refresh and unregister ---------------------------------
 run_test baresip_stays_registered baresip_refreshes_before_expiry

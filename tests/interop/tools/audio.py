@@ -4,9 +4,12 @@ reading, loudness and "is this the prompt?" correlation.
 
 Library (imported by rtp_check.py) and a small CLI:
 
-  audio.py ulaw IN.wav OUT.ul
+  audio.py ulaw IN.wav OUT.ul [--whole-frames REF.wav]
       encode an 8 kHz mono 16-bit WAV as headerless µ-law, the format
-      SIPp's rtp_stream sends as PCMU payload
+      SIPp's rtp_stream sends as PCMU payload; with --whole-frames, cut
+      to whole 20 ms frames first (a looped stream then stays aligned with
+      its frames) and write what was encoded to REF.wav as the reference
+      for rtp_check.py --prompt REF.wav --loop
   audio.py level IN.wav [--min-dbfs -40] [--prompt P.wav --tail-s 2 --min-corr 0.9]
       print the RMS level of a 16-bit WAV (any rate; channels are
       averaged); exit 1 when it is quieter than --min-dbfs (silence);
@@ -151,6 +154,13 @@ def cmd_ulaw(a):
     samples, rate = read_wav(a.wav)
     if rate != 8000:
         raise SystemExit(f"{a.wav}: {rate} Hz, expected 8000 Hz")
+    if a.whole_frames:
+        samples = samples[:len(samples) - len(samples) % 160]
+        with wave.open(a.whole_frames, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(struct.pack(f"<{len(samples)}h", *samples))
     with open(a.out, "wb") as f:
         f.write(bytes(ulaw_encode_sample(s) for s in samples))
     return 0
@@ -184,6 +194,8 @@ def main():
     p = sub.add_parser("ulaw")
     p.add_argument("wav")
     p.add_argument("out")
+    p.add_argument("--whole-frames", metavar="REF.wav",
+                   help="cut to whole 20 ms frames; write the cut audio here")
     p.set_defaults(run=cmd_ulaw)
     p = sub.add_parser("level")
     p.add_argument("wav")

@@ -2,7 +2,7 @@
 """Check the RTP a caller received, from a capture: what a listener on the
 phone would notice (choppy timing, gaps, silence, the wrong prompt).
 
-  rtp_check.py CAP.pcap --dst-port N [--prompt P.wav] [--min-corr 0.9]
+  rtp_check.py CAP.pcap --dst-port N [--prompt P.wav [--loop]] [--min-corr 0.9]
                [--tail-s 2] [--min-dbfs -40] [--min-packets 100]
                [--wav-out heard.wav]
 
@@ -17,7 +17,19 @@ and checks:
     sender paces by deadline);
   - not silence: RMS of the decoded audio above --min-dbfs;
   - with --prompt: the last --tail-s seconds heard are a stretch of that
-    prompt (normalised cross-correlation at 20 ms frame offsets ≥ --min-corr).
+    prompt (normalised cross-correlation at 20 ms frame offsets ≥ --min-corr);
+    with --loop the prompt was played in a loop (a SIPp rtp_stream relayed
+    from the other side of a bridge): the stretch may wrap round its end.
+    A looped file must be a whole number of 20 ms frames long, so that the
+    frames stay aligned with the reference after each wrap.
+  --bridged: the stream switches between the server's own audio (prompts,
+    hold music) and audio relayed from the other leg; at such a switch the
+    server starts a talk-spurt that catches its timestamp up with the wall
+    clock, never going back: there the timestamp may advance by any
+    amount up to the time that passed (plus one frame) rather than by
+    whole frames. At most two such catch-ups are accepted (the switch to
+    the first agent, and to a second after a transfer); the drift check
+    still bounds the stream as a whole.
 Prints one line per check; exit 0 when all pass, 1 otherwise.
 
 Reads classic libpcap (tcpdump -w; tshark/dumpcap need -F pcap), link
@@ -137,6 +149,10 @@ def main():
     ap.add_argument("pcap")
     ap.add_argument("--dst-port", type=int, required=True)
     ap.add_argument("--prompt")
+    ap.add_argument("--loop", action="store_true",
+                    help="the prompt was played in a loop: match across its end")
+    ap.add_argument("--bridged", action="store_true",
+                    help="across a pause the timestamp may follow the wall clock")
     ap.add_argument("--min-corr", type=float, default=0.9)
     ap.add_argument("--tail-s", type=float, default=2.0)
     ap.add_argument("--min-dbfs", type=float, default=-40.0)
@@ -167,12 +183,16 @@ def main():
             f"{len(seq_breaks)} breaks" + (f", first {seq_breaks[:3]}" if seq_breaks else ""))
 
     ts_breaks = []
+    catch_ups = []
     for x, y in zip(pkts, pkts[1:]):
         step = (y[2] - x[2]) & 0xFFFFFFFF
         arrival_ms = (y[0] - x[0]) * 1000
         back_to_back = arrival_ms < 30
         if step == 0 or step % FRAME or (back_to_back and step != FRAME):
-            ts_breaks.append((x[1], y[1], step, round(arrival_ms, 1)))
+            if a.bridged and step / 8 <= arrival_ms + FRAME / 8 and len(catch_ups) < 2:
+                catch_ups.append((x[1], y[1], step, round(arrival_ms, 1)))
+            else:
+                ts_breaks.append((x[1], y[1], step, round(arrival_ms, 1)))
     clock_s = pkts[-1][0] - pkts[0][0]
     media_s = ((pkts[-1][2] - pkts[0][2]) & 0xFFFFFFFF) / 8000.0
     # Drift: how far the wall clock ran ahead of the media clock between
@@ -183,6 +203,7 @@ def main():
     drift_ms = (statistics.median(lag[-window:]) - statistics.median(lag[:window])) * 1000
     r.check(not ts_breaks and abs(drift_ms) <= 60, "timestamps continuous",
             f"{len(ts_breaks)} bad steps" + (f" (seq, seq, step, ms) {ts_breaks[:3]}" if ts_breaks else "")
+            + (f", {len(catch_ups)} catch-ups to the clock {catch_ups}" if catch_ups else "")
             + f"; {media_s:.3f} s of media in {clock_s:.3f} s, drift {drift_ms:+.1f} ms"
             " (median lag, last second vs first)")
 
@@ -202,6 +223,10 @@ def main():
         if rate != 8000:
             raise SystemExit(f"{a.prompt}: {rate} Hz, expected 8000")
         frames = max(1, int(a.tail_s * 50))
+        if a.loop and reference:
+            # enough periods that any stretch of the tail's length, wrapped
+            # or not, lies whole inside the tiled reference
+            reference = reference * (frames * FRAME // len(reference) + 2)
         tail = decode(pkts[-frames:])
         corr, off = audio.best_match(tail, reference, step=FRAME)
         where = (f"{off / 8000:.2f}-{(off + len(tail)) / 8000:.2f} s of the prompt"
