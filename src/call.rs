@@ -95,6 +95,8 @@ pub struct CallContext {
     pub departments: Arc<[DepartmentConfig]>,
     /// Which task owns each dialog.
     pub dialogs: Dialogs,
+    /// Calls offered and in progress, for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Routes each dialog's events to the task that owns it. A caller's call
@@ -169,6 +171,7 @@ pub async fn run_calls(
                 let (tx, rx) = mpsc::unbounded_channel();
                 ctx.dialogs.insert(incoming.handle, tx.clone());
                 callers.insert(incoming.handle);
+                ctx.metrics.call_started();
                 match AgentRequest::from_feature_code(&incoming.dialled) {
                     Some(request) => {
                         tokio::spawn(feature_code::run(ctx.clone(), incoming, request, rx))
@@ -177,15 +180,14 @@ pub async fn run_calls(
                 };
             }
             CallSignal::Event(handle, event) => {
-                if event == CallEvent::Ended
-                    && callers.remove(&handle)
-                    && stopping
-                    && callers.is_empty()
-                {
-                    ctx.dialogs.deliver(handle, event);
-                    return;
-                }
+                let caller_ended = event == CallEvent::Ended && callers.remove(&handle);
                 ctx.dialogs.deliver(handle, event);
+                if caller_ended {
+                    ctx.metrics.call_ended();
+                    if stopping && callers.is_empty() {
+                        return;
+                    }
+                }
             }
         }
     }

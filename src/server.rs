@@ -184,6 +184,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let live_calls = LiveCalls::new();
     let (inquiries, inquiry_writer) =
         InquiryWriter::spawn_with_crm_outbox(store.clone(), config.crm.enabled());
+    let metrics = Arc::new(Metrics::default());
     let call_ctx = Arc::new(CallContext {
         shell: shell.clone(),
         flows: registry.clone(),
@@ -211,9 +212,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         queue_names: config.queues.iter().map(|q| q.name.clone()).collect(),
         departments: config.departments.clone().into(),
         dialogs: Dialogs::default(),
+        metrics: metrics.clone(),
     });
     let pacing = call_ctx.pacing.clone();
-    let metrics = Arc::new(Metrics::default());
     {
         // Weak: the shell must drop at stop (it owns the last sender of the
         // bindings channel), and the metrics live as long as the router.
@@ -298,6 +299,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             stop_rx.clone(),
         ),
         routing_task,
+        tokio::spawn(sample_routing(
+            routing.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        )),
         http,
         watcher,
         brake,
@@ -339,6 +345,26 @@ fn http_base(listen_ip: std::net::IpAddr, bound: SocketAddr, config: &Config) ->
         bound.ip().to_string()
     };
     format!("http://{host}:{}", bound.port())
+}
+
+/// Copies routing's view (callers waiting, agents by state) into the
+/// metrics once a second: the snapshot is a message to the routing actor,
+/// too slow to take inside a scrape.
+async fn sample_routing(routing: Routing, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let snapshot = routing.snapshot().await;
+        metrics.set_callers_waiting(snapshot.queues.iter().map(|q| q.waiting as u64).sum());
+        let mut by_state: std::collections::BTreeMap<&'static str, u64> = Default::default();
+        for agent in &snapshot.agents {
+            *by_state.entry(agent.state.as_str()).or_insert(0) += 1;
+        }
+        metrics.set_agents_by_state(by_state);
+    }
 }
 
 fn ms_of_s(s: u64) -> i64 {

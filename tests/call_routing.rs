@@ -241,6 +241,26 @@ async fn zero_reaches_a_free_contact_manager_and_both_hear_each_other() {
     assert!(calls.to_string().contains("\"talking\""), "{calls}");
     let (status, queues) = api_get(&server, "anna", "/api/v1/queues").await;
     assert_eq!(status, 200, "{queues}");
+    // And so does /metrics (routing is sampled once a second).
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = reqwest::get(format!("http://{}/metrics", server.running.http_addr))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let has = |line: &str| text.lines().any(|l| l == line);
+        if has("hotline_calls_in_progress 1") && has("hotline_agents{state=\"busy\"} 1") {
+            assert!(has("hotline_calls_total 1"), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metrics never showed the call: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     both_hear_each_other(&mut phone, &mut anna).await;
 
