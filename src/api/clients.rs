@@ -145,9 +145,9 @@ async fn head_only(
     params(SearchParams),
     responses(
         (status = 200, description = "Newest first; a manager gets only their clients", body = Page<Client>),
-        (status = 400, description = "Unknown query parameter"),
-        (status = 401, description = "No or bad token"),
-        (status = 422, description = "Bad limit"),
+        (status = 400, description = "Unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 422, description = "Bad limit", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -189,9 +189,11 @@ pub(super) async fn search(
     request_body = ClientRequest,
     responses(
         (status = 201, description = "Created", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 409, description = "A phone, e-mail or handle belongs to another client"),
-        (status = 422, description = "Invalid fields (per-field messages)"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 409, description = "A phone, e-mail or handle belongs to another client", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields (per-field messages)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -215,9 +217,9 @@ pub(super) async fn create(
     params(("id" = String, Path, description = "Client id")),
     responses(
         (status = 200, description = "The client with phones, e-mails, handles, managers", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not this manager's client (audited)"),
-        (status = 404, description = "No such client"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not this manager's client (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -239,11 +241,13 @@ pub(super) async fn get(
     request_body = ClientRequest,
     responses(
         (status = 200, description = "Updated", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not this manager's client (audited)"),
-        (status = 404, description = "No such client"),
-        (status = 409, description = "A phone, e-mail or handle belongs to another client"),
-        (status = 422, description = "Invalid fields (per-field messages)"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not this manager's client (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
+        (status = 409, description = "A phone, e-mail or handle belongs to another client", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields (per-field messages)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -269,9 +273,9 @@ pub(super) async fn update(
     params(("id" = String, Path, description = "Client id")),
     responses(
         (status = 204, description = "Deleted; its inquiries remain with client_id null"),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not an admin (audited)"),
-        (status = 404, description = "No such client"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not an admin (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -293,10 +297,12 @@ pub(super) async fn delete(
     request_body = MergeRequest,
     responses(
         (status = 200, description = "The merged client", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not the head or an admin (audited)"),
-        (status = 404, description = "Either client is unknown"),
-        (status = 422, description = "Merging a client into itself"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the head or an admin (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "Either client is unknown", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Merging a client into itself", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -321,10 +327,11 @@ pub(super) async fn merge(
     params(("id" = String, Path, description = "Client id"), HistoryParams),
     responses(
         (status = 200, description = "All its inquiries on every channel, newest first", body = Page<Inquiry>),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not this manager's client (audited)"),
-        (status = 404, description = "No such client"),
-        (status = 422, description = "Bad limit or cursor"),
+        (status = 400, description = "Unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not this manager's client (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
+        (status = 422, description = "Bad limit or cursor", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -367,10 +374,12 @@ pub(super) async fn history(
     request_body = ManagerRequest,
     responses(
         (status = 200, description = "The client with its managers", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "A manager naming someone else, or not their client (audited)"),
-        (status = 404, description = "No such client"),
-        (status = 422, description = "Unknown area, or the login is not an agent of that area"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager naming someone else, or not their client (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Unknown area, or the login is not an agent of that area", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -407,10 +416,10 @@ pub(super) async fn set_manager(
     ),
     responses(
         (status = 204, description = "No personal manager in that area any more"),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not the head, an admin or that manager (audited)"),
-        (status = 404, description = "No such client"),
-        (status = 422, description = "Unknown area"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the head, an admin or that manager (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
+        (status = 422, description = "Unknown area", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -341,9 +341,11 @@ pub(super) async fn get(
     request_body = CreateInquiryRequest,
     responses(
         (status = 201, description = "Created", body = InquiryWithEvents),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "A manager named another agent"),
-        (status = 422, description = "Invalid fields (per-field messages)"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager named another agent", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields (per-field messages)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -463,10 +465,12 @@ pub(super) async fn create(
     request_body = UpdateInquiryRequest,
     responses(
         (status = 200, description = "Updated", body = InquiryWithEvents),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Another manager's inquiry, or a manager reassigning (audited)"),
-        (status = 404, description = "No such inquiry"),
-        (status = 422, description = "Invalid fields (per-field messages)"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Another manager's inquiry, or a manager reassigning (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields (per-field messages)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -512,10 +516,12 @@ pub(super) async fn update(
     request_body = ResolveRequest,
     responses(
         (status = 200, description = "Resolved: status, resolution, resolved_at, resolved_by", body = InquiryWithEvents),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Another manager's inquiry (audited)"),
-        (status = 404, description = "No such inquiry"),
-        (status = 422, description = "Empty resolution"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Another manager's inquiry (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Empty resolution", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -552,10 +558,12 @@ pub(super) async fn resolve(
     request_body = InformRequest,
     responses(
         (status = 200, description = "Recorded: client_informed_at, informed_by, informed_how", body = InquiryWithEvents),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Another manager's inquiry (audited)"),
-        (status = 404, description = "No such inquiry"),
-        (status = 422, description = "Unknown way of informing, or a note too long"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Another manager's inquiry (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Unknown way of informing, or a note too long", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -24,7 +24,7 @@
 use super::AppState;
 use super::error::{ErrorBody, ErrorDetail};
 use axum::Router;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -55,9 +55,31 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
         super::agents::delete,
         super::inquiries::list,
         super::inquiries::get,
+        super::inquiries::create,
+        super::inquiries::update,
+        super::inquiries::resolve,
+        super::inquiries::inform,
+        super::clients::search,
+        super::clients::create,
+        super::clients::get,
+        super::clients::update,
+        super::clients::delete,
+        super::clients::merge,
+        super::clients::history,
+        super::clients::set_manager,
+        super::clients::clear_manager,
+        super::channels::email,
+        super::channels::messenger,
+        super::reports::summary,
+        super::reports::agents,
+        super::routing::set_state,
+        super::routing::queues,
+        super::routing::calls,
+        super::routing::transfer,
+        super::routing::hangup,
     ),
     components(schemas(ErrorBody, ErrorDetail, Health)),
-    modifiers(&BearerSecurity),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "system", description = "Health and the API's own description"),
         (name = "auth", description = "Bearer tokens"),
@@ -73,10 +95,12 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
 )]
 pub struct ApiDoc;
 
-/// Adds the `bearer` scheme that `security(("bearer" = []))` refers to.
-struct BearerSecurity;
+/// Adds the schemes that `security(...)` refers to: `bearer` (a token from
+/// login) and `ingest_token` (the MTA's shared token of the e-mail intake,
+/// which cannot log in).
+struct SecuritySchemes;
 
-impl Modify for BearerSecurity {
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -87,6 +111,13 @@ impl Modify for BearerSecurity {
                     .description(Some("A token from POST /api/v1/auth/login"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "ingest_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Hotline-Token",
+                "The configured `channels.email_ingest_token`",
+            ))),
         );
     }
 }

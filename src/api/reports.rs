@@ -100,10 +100,10 @@ fn parse_range(
                 (SummaryReport = "application/json"),
                 (String = "text/csv")
             )),
-        (status = 400, description = "Unknown query parameter"),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not head or admin"),
-        (status = 422, description = "Bad from, to, group, format or tz, per field"),
+        (status = 400, description = "Unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not head or admin", body = super::error::ErrorBody),
+        (status = 422, description = "Bad from, to, group, format or tz, per field", body = super::error::ErrorBody),
     )
 )]
 pub async fn summary(
@@ -143,10 +143,10 @@ pub async fn summary(
                 (AgentsReport = "application/json"),
                 (String = "text/csv")
             )),
-        (status = 400, description = "Unknown query parameter"),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not head or admin"),
-        (status = 422, description = "Bad from, to, format or tz, per field"),
+        (status = 400, description = "Unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not head or admin", body = super::error::ErrorBody),
+        (status = 422, description = "Bad from, to, format or tz, per field", body = super::error::ErrorBody),
     )
 )]
 pub async fn agents(
