@@ -7,9 +7,9 @@ pub mod channels;
 mod clients;
 mod error;
 mod inquiries;
-pub mod openapi;
 mod reports;
 mod routing;
+pub mod openapi;
 mod time;
 
 pub use auth::CurrentUser;
