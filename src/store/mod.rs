@@ -83,6 +83,9 @@ impl From<FieldError> for StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Whether new inquiries of the API and the channels queue a CRM push
+    /// ([`Store::with_crm_outbox`]).
+    crm_outbox: bool,
 }
 
 /// How long a connection waits on a locked SQLite database before failing.
@@ -142,7 +145,10 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            crm_outbox: false,
+        })
     }
 
     /// Applies the pending migrations from `migrations/` (embedded at build time).
