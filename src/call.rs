@@ -33,7 +33,7 @@ use crate::media::session::{MediaConfig, MediaEvent, MediaSession, PlaybackId, S
 use crate::phone;
 use crate::routing::{CallOrder, LiveCall, LiveCalls, Routing};
 use crate::sip::dialog::CallHandle;
-use crate::sip::endpoint::{CallEvent, IncomingCall};
+use crate::sip::endpoint::{CallEvent, IncomingCall, Peer};
 use crate::sip::transport::{CallSignal, SipShell, unix_ms};
 use crate::store::ids::new_id;
 use crate::store::{
@@ -232,12 +232,20 @@ enum Callback {
     /// Confirmed to the caller, who is hung up after the confirmation;
     /// routing keeps the place in the queue.
     Requested,
+    /// An agent took it; the client's phone is being called.
+    Dialling,
+    /// The client answered and talks to the agent.
+    Connected,
+    /// The client did not answer; the request stays for a manager.
+    Failed,
 }
 
 /// A negotiated call with its media running, before the IVR starts.
 struct Accepted {
     media: MediaSession,
     media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    /// For a later session on the caller's side (a callback's new leg).
+    media_sender: mpsc::UnboundedSender<MediaEvent>,
     offer: SessionDescription,
     local_media: LocalMedia,
     local_sip: SocketAddr,
@@ -285,6 +293,7 @@ async fn accept(ctx: &CallContext, incoming: &IncomingCall) -> Option<Accepted> 
         pacing: Some(ctx.pacing.clone()),
         ..MediaConfig::from_answer(&answer)
     };
+    let media_sender = media_tx.clone();
     let media =
         match MediaSession::bind(&ctx.ports, ctx.media_bind_ip, media_config, media_tx).await {
             Ok(m) => m,
@@ -306,6 +315,7 @@ async fn accept(ctx: &CallContext, incoming: &IncomingCall) -> Option<Accepted> 
     Some(Accepted {
         media,
         media_events,
+        media_sender,
         offer,
         local_media,
         local_sip,
@@ -370,6 +380,12 @@ struct Call {
     left_routing: bool,
     /// This task's inbox, for the agent legs it places.
     dialog_owner: DialogEvents,
+    /// Where the caller's call came from and who they are, to call them
+    /// back (a callback request) at the same address.
+    caller_peer: Peer,
+    caller_user: String,
+    dialled: String,
+    caller_media_events: mpsc::UnboundedSender<MediaEvent>,
 }
 
 async fn run_call(
@@ -392,6 +408,7 @@ async fn run_call(
     let Accepted {
         media,
         media_events: mut media_rx,
+        media_sender,
         offer,
         local_media,
         local_sip,
@@ -462,6 +479,10 @@ async fn run_call(
         caller_gone: false,
         left_routing: false,
         dialog_owner,
+        caller_peer: incoming.peer,
+        caller_user: incoming.caller.clone(),
+        dialled: incoming.dialled.clone(),
+        caller_media_events: media_sender,
     };
     call.feed(Input::Start);
 
@@ -473,7 +494,7 @@ async fn run_call(
         tokio::select! {
             event = events.recv() => match event {
                 None => break,
-                Some((h, event)) if h == handle => {
+                Some((h, event)) if h == call.handle => {
                     if call.caller_event(event) {
                         break;
                     }
@@ -485,12 +506,12 @@ async fn run_call(
             media_event = media_rx.recv() => match media_event {
                 Some(MediaEvent::Digit(key)) => call.key(key),
                 Some(MediaEvent::PlaybackFinished(id)) => call.playback_finished(id),
-                Some(MediaEvent::Inactive) => {
+                Some(MediaEvent::Inactive) if !call.caller_gone => {
                     tracing::info!(call = handle, "no RTP from the caller: hanging up");
                     call.caller_left();
                     call.hang_up();
                 }
-                None => {}
+                Some(MediaEvent::Inactive) | None => {}
             },
             Some(agent_event) = agent_media_rx.recv() => {
                 if agent_event == MediaEvent::Inactive {
@@ -750,7 +771,23 @@ impl Call {
     /// An event of the caller's own dialog; `true` when the call is over.
     fn caller_event(&mut self, event: CallEvent) -> bool {
         match event {
-            CallEvent::Ended => return true,
+            CallEvent::Ended => {
+                if self.callback == Callback::Requested {
+                    // Confirmed and hung up: the task stays to call back,
+                    // still in line.
+                    self.caller_gone = true;
+                    self.stage = Stage::Waiting;
+                    self.leave_routing();
+                    return false;
+                }
+                return true;
+            }
+            CallEvent::Answered { answer } if self.callback == Callback::Dialling => {
+                self.client_answered(&answer);
+            }
+            CallEvent::Rejected { .. } if self.callback == Callback::Dialling => {
+                self.callback_failed();
+            }
             CallEvent::HungUp | CallEvent::Cancelled | CallEvent::AckTimeout => {
                 self.caller_left();
             }
@@ -803,7 +840,10 @@ impl Call {
             } else {
                 InquiryStatus::Resolved
             }
-        } else if self.callback == Callback::Requested {
+        } else if matches!(
+            self.callback,
+            Callback::Requested | Callback::Dialling | Callback::Failed
+        ) {
             InquiryStatus::CallbackRequested
         } else {
             match (&self.stage, self.ivr.outcome()) {

@@ -233,6 +233,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         token_ttl_s: config.http.token_ttl_s,
         agent_events: agent_events.clone(),
         channels: std::sync::Arc::new(config.channels.clone()),
+        recordings_dir: config.paths.recordings_dir.clone(),
         routing: Some(api::RoutingState {
             routing: routing.clone(),
             live_calls: live_calls.clone(),

@@ -71,6 +71,7 @@ impl Server {
             channels: Arc::new(channels),
             routing: None,
             reports: Default::default(),
+            recordings_dir: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -505,12 +505,14 @@ async fn agent_hold_gives_the_caller_music_and_resume_brings_the_agent_back() {
 #[tokio::test]
 async fn bridged_calls_are_recorded_in_stereo_caller_left_agent_right() {
     let server = start(
-        vec![manager("anna", Role::ContactManager, "general")],
-        |c| {
-            c.recording.enabled = true;
-        },
+        vec![
+            manager("anna", Role::ContactManager, "general"),
+            manager("boris", Role::ContactManager, "general"),
+        ],
+        |c| c.recording.enabled = true,
     )
     .await;
+    // Boris is not registered: the call can only go to anna.
     let mut anna = phone_of(&server, "anna").await;
     let mut phone = caller(&server, &['0']).await;
     anna.wait_invite(WAIT).await.expect("rings");
@@ -554,5 +556,134 @@ async fn bridged_calls_are_recorded_in_stereo_caller_left_agent_right() {
     assert!(
         tone_share(&right, CALLER_HZ) < 0.02,
         "no caller on the right"
+    );
+
+    // The agent who took the call fetches it over the API; another
+    // manager may not (and the attempt is audited).
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", server.running.http_addr);
+    let token = |login: &'static str| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let r: serde_json::Value = http
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&serde_json::json!({"username": login, "password": format!("password-{login}")}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("login {login}: {r}"))
+                .to_string()
+        }
+    };
+    let url = format!("{base}/api/v1/inquiries/{}/recording", done.id);
+    let own = http
+        .get(&url)
+        .bearer_auth(token("anna").await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200);
+    assert_eq!(own.headers()["content-type"], "audio/wav");
+    let bytes = own.bytes().await.unwrap();
+    let wav = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    assert_eq!(wav.spec().channels, 2);
+    let other = http
+        .get(&url)
+        .bearer_auth(token("boris").await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 403);
+    let audits = server
+        .running
+        .store
+        .count_audit("recording", &done.id)
+        .await
+        .unwrap();
+    assert_eq!(audits, 2, "both the read and the refusal are audited");
+}
+
+#[tokio::test]
+async fn a_callback_keeps_the_place_then_rings_the_agent_first_and_then_the_client() {
+    let server = start(
+        vec![manager("anna", Role::ContactManager, "general")],
+        |_| {},
+    )
+    .await;
+    let mut anna = phone_of(&server, "anna").await;
+    server
+        .running
+        .routing
+        .agent_request("anna", AgentRequest::Pause)
+        .await
+        .unwrap();
+    // Nobody free: the caller waits, then presses 1 for a callback.
+    let mut phone = caller(&server, &['0']).await;
+    inquiry_where(&server, "waiting", |i| i.status.as_str() == "waiting").await;
+    phone.press_rfc4733('1').await;
+    phone.send_silence(5).await;
+    inquiry_where(&server, "callback requested", |i| {
+        i.status.as_str() == "callback_requested"
+    })
+    .await;
+    assert!(phone.wait_for_bye(WAIT).await, "confirmed, then hung up");
+    let snapshot = server.running.routing.snapshot().await;
+    let general = snapshot
+        .queues
+        .iter()
+        .find(|q| q.name == "general")
+        .unwrap();
+    assert_eq!(
+        (general.waiting, general.callbacks),
+        (1, 1),
+        "the place is kept"
+    );
+
+    // Anna comes back: her phone rings first, then the client's.
+    server
+        .running
+        .routing
+        .agent_request("anna", AgentRequest::Available)
+        .await
+        .unwrap();
+    anna.wait_invite(WAIT)
+        .await
+        .expect("the agent is called first");
+    assert!(anna.answer().await);
+    let invite = phone
+        .answer_incoming(WAIT)
+        .await
+        .expect("the client is called back");
+    assert!(invite.starts_with("INVITE sip:79161234567@"), "{invite}");
+    let talking = inquiry_where(&server, "in progress", |i| {
+        i.status.as_str() == "in_progress"
+    })
+    .await;
+    assert_eq!(talking.agent.as_deref(), Some("anna"));
+    both_hear_each_other(&mut phone, &mut anna).await;
+    assert_eq!(anna.hang_up().await, Some(200));
+    assert!(phone.wait_for_bye(WAIT).await);
+    let done = inquiry_where(&server, "resolved", |i| i.status.as_str() == "resolved").await;
+    // One inquiry tells the whole story: the request, then the talk.
+    let events = server
+        .running
+        .store
+        .events_of_inquiry(&done.id)
+        .await
+        .unwrap();
+    let statuses: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.data.get("status").and_then(|s| s.as_str()))
+        .collect();
+    let position = |s: &str| statuses.iter().position(|x| *x == s);
+    assert!(
+        position("callback_requested") < position("in_progress")
+            && position("in_progress") < position("resolved"),
+        "{statuses:?}"
     );
 }

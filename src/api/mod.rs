@@ -7,9 +7,10 @@ pub mod channels;
 mod clients;
 mod error;
 mod inquiries;
+pub mod openapi;
+mod recordings;
 mod reports;
 mod routing;
-pub mod openapi;
 mod time;
 
 pub use auth::CurrentUser;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub reports: crate::config::ReportsConfig,
     /// E-mail and messenger ingest: tokens, secrets, limits.
     pub channels: std::sync::Arc<crate::config::ChannelsConfig>,
+    /// Where call recordings are; stored paths are relative to it.
+    pub recordings_dir: std::path::PathBuf,
 }
 
 /// What changed about an agent, by login.
@@ -78,6 +81,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/inquiries/{id}",
             get(inquiries::get).patch(inquiries::update),
         )
+        .route("/api/v1/inquiries/{id}/recording", get(recordings::get))
         .route("/api/v1/inquiries/{id}/resolve", post(inquiries::resolve))
         .route("/api/v1/inquiries/{id}/inform", post(inquiries::inform))
         .route(

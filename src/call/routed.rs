@@ -157,13 +157,10 @@ impl Call {
         match order {
             CallOrder::Ring { agent, reason, .. } => self.ring_agent(agent, reason).await,
             CallOrder::CallbackDue { agent, reason, .. } => {
-                // Dialling the client back needs an outbound route the
-                // institute has not configured yet: the request stays
-                // recorded on the inquiry (status callback_requested) for
-                // a manager to return, and the agent is released.
-                tracing::info!(call = self.handle, agent = %agent, reason = reason.as_str(), "callback due: left to the manager from the inquiry");
-                self.ctx.routing.agent_declined(self.call_id, &agent);
-                self.ctx.routing.call_ended(self.call_id);
+                // The agent is called first; when they answer, routing
+                // sends Bridge and the client is dialled (`dial_back`).
+                tracing::info!(call = self.handle, inquiry = %self.inquiry_id, agent = %agent, "callback due: ringing the agent first");
+                self.ring_agent(agent, reason).await;
             }
             CallOrder::CancelRing { agent } | CallOrder::DropAgentLeg { agent } => {
                 if self.agent.as_ref().is_some_and(|a| a.login() == agent) {
@@ -174,7 +171,7 @@ impl Call {
                     });
                 }
             }
-            CallOrder::Bridge { agent } => self.bridge(agent),
+            CallOrder::Bridge { agent } => self.bridge(agent).await,
             CallOrder::AnnouncePosition {
                 position,
                 estimated_wait,
@@ -219,7 +216,8 @@ impl Call {
 
     /// Offers the call to `agent` on every phone they have registered.
     async fn ring_agent(&mut self, agent: String, reason: RoutingReason) {
-        if self.caller_gone || self.stage != Stage::Waiting {
+        let callback_due = self.callback == Callback::Requested && self.caller_gone;
+        if (self.caller_gone && !callback_due) || self.stage != Stage::Waiting {
             self.ctx.routing.agent_declined(self.call_id, &agent);
             return;
         }
@@ -385,13 +383,18 @@ impl Call {
         }
     }
 
-    /// Routing confirmed the agent who answered: connect the audio.
-    fn bridge(&mut self, login: String) {
+    /// Routing confirmed the agent who answered: connect the audio (for a
+    /// callback request: now dial the client).
+    async fn bridge(&mut self, login: String) {
         let answered = self
             .agent
             .as_ref()
             .filter(|a| a.login() == login)
             .and_then(|a| a.ring.answered());
+        if answered.is_some() && self.callback == Callback::Requested && self.caller_gone {
+            self.dial_back().await;
+            return;
+        }
         if answered.is_none() || self.caller_gone {
             // The agent's leg died between answer and bridge, or the
             // caller left: hand the call back rather than leave it hanging.
@@ -408,19 +411,28 @@ impl Call {
             }
             return;
         }
+        self.connect();
+    }
+
+    /// Links the caller's and the agent's audio (recording it when
+    /// enabled) and writes who answered, why and when.
+    fn connect(&mut self) {
         let Some(agent) = self.agent.as_ref() else {
             return;
         };
+        let login = agent.login().to_string();
         let now = Instant::now();
         let now_ms = unix_ms();
         self.hold_prompts.clear();
         self.media.stop();
+        agent.media.stop();
         let recorder = self.ctx.recordings.as_ref().and_then(|dir| {
             Recorder::create(dir, &self.inquiry_id, now_ms)
                 .map_err(|e| tracing::error!(error = %e, "cannot create a recording: bridging without it"))
                 .ok()
         });
         let bridge = link(&self.media, &agent.media, recorder);
+        let reason = agent.reason;
         let recording = bridge.recording_path().and_then(|p| {
             self.ctx
                 .recordings
@@ -436,11 +448,11 @@ impl Call {
         self.talking_since = Some(now);
         let first_answer = self.answered_by_agent_ms.is_none();
         self.answered_by_agent_ms.get_or_insert(now_ms);
-        tracing::info!(call = self.handle, inquiry = %self.inquiry_id, agent = %login, reason = agent.reason.as_str(), "caller and agent connected");
+        tracing::info!(call = self.handle, inquiry = %self.inquiry_id, agent = %login, reason = reason.as_str(), "caller and agent connected");
         self.update(InquiryUpdate {
             status: Some(InquiryStatus::InProgress),
             agent: Some(login.clone()),
-            routing_reason: Some(agent.reason.as_str().to_string()),
+            routing_reason: Some(reason.as_str().to_string()),
             answered_at_ms: first_answer.then_some(now_ms),
             wait_ms: Some(self.waited.as_millis() as i64),
             recording,
@@ -452,6 +464,115 @@ impl Call {
             c.since_ms = now_ms;
         });
         self.remember_personal_manager(login);
+    }
+
+    /// A callback request's agent answered: call the client back at the
+    /// address their call came from, while the agent hears hold music.
+    /// The client's leg becomes the call's caller side.
+    async fn dial_back(&mut self) {
+        let Some(agent) = self.agent.as_ref() else {
+            return;
+        };
+        let peer = self.caller_peer;
+        let local_ip = self.ctx.local_ip_toward(peer.addr.ip());
+        let media = match MediaSession::bind(
+            &self.ctx.ports,
+            self.ctx.media_bind_ip,
+            MediaConfig {
+                pacing: Some(self.ctx.pacing.clone()),
+                ..MediaConfig::awaiting_answer()
+            },
+            self.caller_media_events.clone(),
+        )
+        .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "no RTP port to call the client back");
+                self.callback_failed();
+                return;
+            }
+        };
+        if let Ok(moh) = self.ctx.prompts.moh() {
+            agent.media.play_loop_prompt(0, &moh);
+        }
+        let local_media = LocalMedia {
+            addr: SocketAddr::new(local_ip, media.local_addr().port()),
+            session_id: rand::random::<u32>() as u64,
+            session_version: 1,
+        };
+        let uri = format!("sip:{}@{}", self.caller_user, peer.addr);
+        let outgoing = OutgoingCall {
+            request_uri: uri.clone(),
+            to: uri,
+            from_user: self.dialled.clone(),
+            from_display: None,
+            extra_headers: Vec::new(),
+            offer: bytes::Bytes::from(build_offer(&local_media)),
+            local: SocketAddr::new(local_ip, self.ctx.sip_listen.port()),
+        };
+        let dialogs = self.ctx.dialogs.clone();
+        let owner = self.dialog_owner.clone();
+        let mut placed = None;
+        self.ctx.shell.with_endpoint(|e| {
+            let (leg, actions) = e.place_call(outgoing, peer, Instant::now());
+            dialogs.insert(leg, owner);
+            placed = Some(leg);
+            actions
+        });
+        let Some(leg) = placed else {
+            return;
+        };
+        tracing::info!(call = self.handle, leg, inquiry = %self.inquiry_id, "calling the client back");
+        let old = std::mem::replace(&mut self.media, media);
+        tokio::spawn(old.close());
+        self.local_media = local_media;
+        self.handle = leg;
+        self.callback = Callback::Dialling;
+        self.caller_gone = false;
+        self.left_routing = false;
+    }
+
+    /// The client answered the callback: connect them to the agent.
+    pub(super) fn client_answered(&mut self, answer: &[u8]) {
+        let accepted = std::str::from_utf8(answer)
+            .ok()
+            .and_then(|t| SessionDescription::parse(t).ok())
+            .and_then(|sdp| accept_answer(&sdp).ok());
+        let Some(accepted) = accepted else {
+            tracing::warn!(
+                call = self.handle,
+                "the client answered the callback with unusable SDP"
+            );
+            let leg = self.handle;
+            self.ctx
+                .shell
+                .with_endpoint(|e| e.hangup(leg, Instant::now()));
+            self.callback_failed();
+            return;
+        };
+        self.media.update(MediaConfig {
+            inactivity_timeout: Some(self.ctx.inactivity),
+            pacing: Some(self.ctx.pacing.clone()),
+            ..MediaConfig::from_answer(&accepted)
+        });
+        self.callback = Callback::Connected;
+        tracing::info!(call = self.handle, inquiry = %self.inquiry_id, "client called back and connected");
+        self.connect();
+    }
+
+    /// The client did not take the callback: the agent is released and the
+    /// request stays on the inquiry (status `callback_requested`) for a
+    /// manager to return by hand.
+    pub(super) fn callback_failed(&mut self) {
+        tracing::info!(call = self.handle, inquiry = %self.inquiry_id, "callback not answered by the client");
+        self.callback = Callback::Failed;
+        self.caller_gone = true;
+        self.drop_agent_side();
+        if !self.left_routing {
+            self.left_routing = true;
+            self.ctx.routing.call_ended(self.call_id);
+        }
     }
 
     /// A personal manager who handles a client's call in their area
@@ -723,7 +844,7 @@ impl Call {
                 self.drop_agent_side();
                 self.ctx.routing.call_ended(self.call_id);
             }
-            _ if self.callback == Callback::Requested => {
+            _ if self.callback == Callback::Requested && self.agent.is_none() => {
                 // The place in the queue is kept for the callback; the
                 // agent side, if any was ringing, is let go.
                 self.drop_agent_side();

@@ -60,6 +60,7 @@ impl TestServer {
             token_ttl_s: 3600,
             agent_events,
             channels: Default::default(),
+            recordings_dir: Default::default(),
             routing: None,
             reports: Default::default(),
         });

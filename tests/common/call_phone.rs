@@ -539,6 +539,48 @@ impl CallPhone {
         }
     }
 
+    /// Waits for an INVITE to this phone (the server calling back), answers
+    /// 200 with our SDP and takes the server's media address from its
+    /// offer. Returns the INVITE's text once the ACK arrived.
+    pub async fn answer_incoming(&mut self, within: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        let invite = loop {
+            let req = tokio::time::timeout_at(deadline, self.requests.recv())
+                .await
+                .ok()??;
+            if req.starts_with("INVITE ") {
+                break req;
+            }
+        };
+        let sdp = self.media.sdp(true);
+        let mut resp = String::from("SIP/2.0 200 OK\r\n");
+        for name in ["Via", "From", "Call-ID", "CSeq"] {
+            if let Some(v) = header(&invite, name) {
+                resp.push_str(&format!("{name}: {v}\r\n"));
+            }
+        }
+        let to = header(&invite, "To").unwrap_or_default();
+        resp.push_str(&format!(
+            "To: {to};tag=cb{}\r\nContact: <sip:79161234567@{}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            self.local_sip.port(),
+            self.local_sip,
+            sdp.len()
+        ));
+        self.media.use_peer_sdp(body_of(&invite));
+        self.sip
+            .send_to(resp.as_bytes(), self.server)
+            .await
+            .unwrap();
+        loop {
+            let req = tokio::time::timeout_at(deadline, self.requests.recv())
+                .await
+                .ok()??;
+            if req.starts_with("ACK ") {
+                return Some(invite);
+            }
+        }
+    }
+
     pub async fn press_info(&mut self, key: char) -> u16 {
         let body = format!("Signal={key}\r\nDuration=160\r\n");
         self.request("INFO", "Content-Type: application/dtmf-relay\r\n", &body)
