@@ -27,6 +27,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/inquiries/{id}"),
     ("post", "/api/v1/inquiries/{id}/resolve"),
     ("post", "/api/v1/inquiries/{id}/inform"),
+    ("get", "/api/v1/inquiries/{id}/recording"),
     ("get", "/api/v1/clients"),
     ("post", "/api/v1/clients"),
     ("get", "/api/v1/clients/{id}"),

@@ -59,6 +59,7 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
         super::inquiries::update,
         super::inquiries::resolve,
         super::inquiries::inform,
+        super::recordings::get,
         super::clients::search,
         super::clients::create,
         super::clients::get,
