@@ -87,10 +87,6 @@ fn filed_response(filed: Filed) -> Response {
     post,
     path = "/api/v1/channels/email",
     tag = "channels",
-    params(
-        ("X-Hotline-Token" = Option<String>, Header,
-         description = "The configured `channels.email_ingest_token` (for an MTA); alternatively a head/admin bearer token"),
-    ),
     request_body(
         description = "The raw RFC 5322 message, as received",
         content(

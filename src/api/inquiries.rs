@@ -126,6 +126,7 @@ pub struct InquiryWithEvents {
 #[serde(deny_unknown_fields)]
 pub struct CreateInquiryRequest {
     /// `in_person`, `chat`, `email`, `messenger` or `phone`.
+    #[schema(value_type = crate::store::Channel)]
     pub channel: String,
     /// Phone number (normalised), e-mail address (lower-cased) or handle.
     /// Needed unless `client_id` is given.

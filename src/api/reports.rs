@@ -28,12 +28,16 @@ use serde::{Deserialize, Serialize};
 #[into_params(parameter_in = Query)]
 pub struct SummaryParams {
     /// First day, `YYYY-MM-DD` (required).
+    #[param(required = true, value_type = String, format = Date)]
     from: Option<String>,
     /// Last day, included, `YYYY-MM-DD` (required).
+    #[param(required = true, value_type = String, format = Date)]
     to: Option<String>,
     /// `day` (default), `week` (Monday to Sunday) or `month`.
+    #[param(value_type = Option<crate::report::Group>)]
     group: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
     /// UTC offset the days are read in, `+03:00`; default UTC.
     tz: Option<String>,
@@ -45,10 +49,13 @@ pub struct SummaryParams {
 #[into_params(parameter_in = Query)]
 pub struct AgentsParams {
     /// First day, `YYYY-MM-DD` (required).
+    #[param(required = true, value_type = String, format = Date)]
     from: Option<String>,
     /// Last day, included, `YYYY-MM-DD` (required).
+    #[param(required = true, value_type = String, format = Date)]
     to: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
     /// UTC offset the days are read in, `+03:00`; default UTC.
     tz: Option<String>,
