@@ -369,7 +369,7 @@ pub(super) async fn history(
     tag = "clients",
     params(
         ("id" = String, Path, description = "Client id"),
-        ("area" = String, Path, description = "admission or education"),
+        ("area" = String, Path, description = "admission or education", pattern = "^(admission|education)$"),
     ),
     request_body = ManagerRequest,
     responses(
@@ -412,7 +412,7 @@ pub(super) async fn set_manager(
     tag = "clients",
     params(
         ("id" = String, Path, description = "Client id"),
-        ("area" = String, Path, description = "admission or education"),
+        ("area" = String, Path, description = "admission or education", pattern = "^(admission|education)$"),
     ),
     responses(
         (status = 204, description = "No personal manager in that area any more"),

@@ -168,6 +168,7 @@ pub struct ResolveRequest {
 #[serde(deny_unknown_fields)]
 pub struct InformRequest {
     /// `phone`, `email`, `messenger`, `in_person`, `chat`, `sms` or `post`.
+    #[schema(pattern = "^(phone|email|messenger|in_person|chat|sms|post)$")]
     pub how: String,
     pub note: Option<String>,
 }

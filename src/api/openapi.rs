@@ -146,3 +146,38 @@ pub(super) fn routes() -> Router<AppState> {
         .config(config)
         .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ApiDoc;
+    use utoipa::OpenApi;
+
+    /// `^(a|b)$` for a list of choices.
+    fn choice_pattern(choices: &[&str]) -> String {
+        format!("^({})$", choices.join("|"))
+    }
+
+    /// Patterns written in annotations list the same choices the handlers
+    /// accept, so schemathesis (and a client) generate what is valid.
+    #[test]
+    fn documented_choices_are_the_accepted_ones() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let how = &doc["components"]["schemas"]["InformRequest"]["properties"]["how"];
+        assert_eq!(
+            how["pattern"],
+            choice_pattern(super::super::inquiries::INFORM_WAYS)
+        );
+        let areas = choice_pattern(&crate::store::MANAGER_AREAS);
+        for method in ["put", "delete"] {
+            let params =
+                &doc["paths"]["/api/v1/clients/{id}/managers/{area}"][method]["parameters"];
+            let area = params
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "area")
+                .unwrap();
+            assert_eq!(area["schema"]["pattern"], areas, "{method}");
+        }
+    }
+}
