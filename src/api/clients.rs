@@ -37,6 +37,7 @@ pub(super) struct SearchParams {
     /// e-mail address or a messenger handle. Absent: all clients.
     q: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -48,6 +49,7 @@ pub(super) struct SearchParams {
 #[into_params(parameter_in = Query)]
 pub(super) struct HistoryParams {
     /// Page size, 1 to 1000 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     cursor: Option<String>,
 }

@@ -134,8 +134,11 @@ pub struct CreateInquiryRequest {
     /// A known client; otherwise the client is found or created by `from`
     /// when it is a phone number or an e-mail address.
     pub client_id: Option<String>,
+    #[schema(pattern = "^(applicant|student|listener|graduate|parent|other)$")]
     pub category: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub topic: Option<String>,
+    #[schema(max_length = 10000)]
     pub notes: Option<String>,
     /// Who handles it; the creator by default. Only the head or an admin
     /// may name someone else.
@@ -147,8 +150,11 @@ pub struct CreateInquiryRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInquiryRequest {
+    #[schema(pattern = "^(applicant|student|listener|graduate|parent|other)$")]
     pub category: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub topic: Option<String>,
+    #[schema(max_length = 10000)]
     pub notes: Option<String>,
     /// Reassigns the inquiry (head and admin only).
     #[serde(alias = "assignee")]
@@ -160,6 +166,7 @@ pub struct UpdateInquiryRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// What was done for the client; not empty.
+    #[schema(min_length = 1, max_length = 10000)]
     pub resolution: String,
 }
 

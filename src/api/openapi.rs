@@ -167,6 +167,11 @@ mod tests {
             how["pattern"],
             choice_pattern(super::super::inquiries::INFORM_WAYS)
         );
+        let categories = choice_pattern(crate::ivr::CATEGORIES);
+        for request in ["CreateInquiryRequest", "UpdateInquiryRequest"] {
+            let category = &doc["components"]["schemas"][request]["properties"]["category"];
+            assert_eq!(category["pattern"], categories, "{request}");
+        }
         let areas = choice_pattern(&crate::store::MANAGER_AREAS);
         for method in ["put", "delete"] {
             let params =
