@@ -143,6 +143,9 @@ with open(eml, "rb") as f:
 PY
 
 # --- the run ---------------------------------------------------------------
+# Agent deletion is left out: once the run has created a second admin it
+# deletes `admin`, whose token it runs with, and every later request is a
+# 401 (a fifth of the run, measured). tests/api.rs covers that endpoint.
 # One worker: with two, hypothesis 6.170 under Python 3.11 sometimes dies
 # describing a filter lambda ("AST constructor recursion depth mismatch"),
 # an error of the tool, not of the server. The fixed seed makes a failure
@@ -152,6 +155,7 @@ set +e
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks "$CHECKS" \
+  --exclude-name 'DELETE /api/v1/agents/{login}' \
   --max-examples "$MAX_EXAMPLES" \
   --max-time "$MAX_TIME" \
   --workers 1 \
