@@ -1,8 +1,10 @@
-//! Optional amoCRM sync (ARCHITECTURE §6): every new phone inquiry makes
-//! sure the caller is a contact, every finished call is recorded as a call
-//! (`POST /api/v4/calls`, `uniq` = the inquiry id).
+//! Optional amoCRM sync (ARCHITECTURE §6): every new inquiry makes sure
+//! its client is a contact (found or created by phone number, or by e-mail
+//! address when that is all we have), every finished call is recorded as
+//! a call (`POST /api/v4/calls`, `uniq` = the inquiry id).
 //!
-//! The inquiry writer puts each push in the `crm_outbox` table in the same
+//! The inquiry writer (calls), the API and the e-mail and messenger
+//! channels put each push in the `crm_outbox` table in the same
 //! transaction as the inquiry change (`store::crm_outbox`), so nothing is
 //! lost when the CRM is down or the process dies; the worker here sends
 //! due rows oldest first. A 2xx answer marks the row sent; 5xx, 429 or no
@@ -127,14 +129,54 @@ pub fn call_body(push: &CrmPush, source: &str, user_id: Option<i64>) -> Value {
     json!([call])
 }
 
-/// Body of `POST /api/v4/contacts` for a caller we know only by number.
-pub fn contact_body(phone_digits: &str) -> Value {
-    let phone = crm_phone(phone_digits);
+/// How a push's contact is found in the CRM (and created when missing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactRef<'a> {
+    /// Normalised digits.
+    Phone(&'a str),
+    /// Lower-cased address.
+    Email(&'a str),
+}
+
+impl<'a> ContactRef<'a> {
+    /// The push's e-mail when it has one (an e-mail inquiry), else its phone.
+    pub fn of(push: &'a CrmPush) -> ContactRef<'a> {
+        match &push.email {
+            Some(email) => ContactRef::Email(email),
+            None => ContactRef::Phone(&push.phone),
+        }
+    }
+
+    /// What to search amoCRM's contacts for, and the contact's field value.
+    fn value(self) -> String {
+        match self {
+            ContactRef::Phone(digits) => crm_phone(digits),
+            ContactRef::Email(email) => email.to_string(),
+        }
+    }
+
+    /// For logs: phone numbers masked, e-mail addresses not logged.
+    fn masked(self) -> String {
+        match self {
+            ContactRef::Phone(digits) => mask_phone(digits),
+            ContactRef::Email(_) => "(e-mail)".to_string(),
+        }
+    }
+}
+
+/// Body of `POST /api/v4/contacts` for a client we know only by a phone
+/// number or an e-mail address (named after it).
+pub fn contact_body(contact: ContactRef<'_>) -> Value {
+    let value = contact.value();
+    let field_code = match contact {
+        ContactRef::Phone(_) => "PHONE",
+        ContactRef::Email(_) => "EMAIL",
+    };
     json!([{
-        "name": phone,
+        "name": value,
         "custom_fields_values": [{
-            "field_code": "PHONE",
-            "values": [{ "value": phone, "enum_code": "WORK" }],
+            "field_code": field_code,
+            "values": [{ "value": value, "enum_code": "WORK" }],
         }],
     }])
 }
@@ -193,7 +235,8 @@ impl AmoCrm {
 
     /// Sends one outbox row.
     pub async fn push(&self, row: &OutboxRow) -> Result<(), PushError> {
-        self.find_or_create_contact(&row.push.phone).await?;
+        self.find_or_create_contact(ContactRef::of(&row.push))
+            .await?;
         if row.kind == CrmKind::Call {
             let body = call_body(&row.push, &self.source, self.user_id);
             let answer = self.send(self.post("/api/v4/calls").json(&body)).await?;
@@ -211,29 +254,32 @@ impl AmoCrm {
         Ok(())
     }
 
-    async fn find_or_create_contact(&self, phone_digits: &str) -> Result<i64, PushError> {
+    async fn find_or_create_contact(&self, contact: ContactRef<'_>) -> Result<i64, PushError> {
+        // A phone is searched by its digits: amoCRM matches them however
+        // the number was typed into the contact.
+        let query = match contact {
+            ContactRef::Phone(digits) => digits.to_string(),
+            ContactRef::Email(email) => email.to_string(),
+        };
         let found = self
             .send(
                 self.http
                     .get(format!("{}/api/v4/contacts", self.base))
                     .bearer_auth(&self.token)
-                    .query(&[("query", phone_digits)]),
+                    .query(&[("query", query)]),
             )
             .await?;
         if let Some(id) = first_contact_id(&found) {
             return Ok(id);
         }
         let created = self
-            .send(
-                self.post("/api/v4/contacts")
-                    .json(&contact_body(phone_digits)),
-            )
+            .send(self.post("/api/v4/contacts").json(&contact_body(contact)))
             .await?;
         let id = first_contact_id(&created).ok_or_else(|| PushError {
             status: Some(502),
             message: format!("amoCRM created a contact but returned no id: {created}"),
         })?;
-        tracing::info!(phone = %mask_phone(phone_digits), contact = id, "amoCRM contact created");
+        tracing::info!(contact_of = %contact.masked(), contact = id, "amoCRM contact created");
         Ok(id)
     }
 
@@ -333,7 +379,7 @@ pub async fn run(
 /// One attempt at one row, and its bookkeeping. A store error leaves the
 /// row pending: it is sent again (amoCRM keys calls by `uniq`).
 async fn deliver(store: &Store, crm: &AmoCrm, backoff: &Backoff, row: &OutboxRow) {
-    let phone = mask_phone(&row.push.phone);
+    let phone = ContactRef::of(&row.push).masked();
     let result = crm.push(row).await;
     let now = unix_ms();
     let written = match result {
@@ -472,6 +518,7 @@ mod tests {
         CrmPush {
             inquiry_id: "01JNAB".into(),
             phone: "79161234567".into(),
+            email: None,
             created_at_ms: 1_741_132_800_250,
             status: Some(status),
             answered,
@@ -522,7 +569,25 @@ mod tests {
     fn phones_are_international_unless_internal() {
         assert_eq!(crm_phone("79161234567"), "+79161234567");
         assert_eq!(crm_phone("100"), "100");
-        assert_eq!(contact_body("79161234567")[0]["name"], "+79161234567");
+        let by_phone = contact_body(ContactRef::Phone("79161234567"));
+        assert_eq!(by_phone[0]["name"], "+79161234567");
+        assert_eq!(
+            by_phone[0]["custom_fields_values"][0]["field_code"],
+            "PHONE"
+        );
+    }
+
+    #[test]
+    fn e_mail_contacts_use_the_email_field() {
+        let body = contact_body(ContactRef::Email("ivan@example.org"));
+        assert_eq!(body[0]["name"], "ivan@example.org");
+        let field = &body[0]["custom_fields_values"][0];
+        assert_eq!(field["field_code"], "EMAIL");
+        assert_eq!(field["values"][0]["value"], "ivan@example.org");
+        let mut push = finished(InquiryStatus::New, false);
+        assert_eq!(ContactRef::of(&push), ContactRef::Phone("79161234567"));
+        push.email = Some("ivan@example.org".into());
+        assert_eq!(ContactRef::of(&push), ContactRef::Email("ivan@example.org"));
     }
 
     #[test]

@@ -116,7 +116,8 @@ pub async fn run(
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let store = Store::connect(&config.database.url)
         .await
-        .with_context(|| format!("cannot open database {}", config.database.url))?;
+        .with_context(|| format!("cannot open database {}", config.database.url))?
+        .with_crm_outbox(config.crm.enabled());
     store.migrate().await.context("cannot apply migrations")?;
 
     let realm = config.sip.realm.clone();

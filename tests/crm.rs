@@ -2,6 +2,8 @@
 //! real server: calls written through the call layer's inquiry writer
 //! arrive in the CRM exactly once, outages are retried without losing
 //! anything (across a restart too), and a refused push is recorded.
+//! Inquiries typed in through the API or filed by the e-mail and
+//! messenger channels make sure their client is a contact too.
 
 mod common;
 
@@ -11,11 +13,11 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use common::test_config;
-use hotline::config::{Config, CrmConfig};
+use common::{agent, test_config};
+use hotline::config::{AgentConfig, Config, CrmConfig, MessengerConfig};
 use hotline::server::{self, Running};
 use hotline::store::{
-    Channel, InquiryStatus, InquiryUpdate, InquiryWrite, NewInquiry, OutboxEntry, Store,
+    Channel, ClientKey, InquiryStatus, InquiryUpdate, InquiryWrite, NewInquiry, OutboxEntry, Store,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -359,6 +361,230 @@ async fn without_crm_config_nothing_is_queued() {
     let dir = tempfile::tempdir().unwrap();
     let running = server::start(test_config(&dir, vec![])).await.unwrap();
     finished_call(&running, PHONE).await;
+    assert_eq!(running.store.crm_outbox().await.unwrap(), []);
+    running.stop().await.unwrap();
+}
+
+const INGEST_TOKEN: &str = "mta-ingest-token-for-crm-test";
+const BOT_SECRET: &str = "bot-secret-for-crm-test";
+
+/// `POST`/`PATCH` `body` to the server's `path` with optional extra
+/// headers; the status and the JSON answer.
+async fn send(
+    running: &Running,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: reqwest::Body,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("http://{}{path}", running.http_addr))
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn send_json(
+    running: &Running,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(b) = &bearer {
+        headers.push(("authorization", b));
+    }
+    send(running, method, path, &headers, body.to_string().into()).await
+}
+
+/// A Telegram update: a text message from user 4242 in chat `chat_id`.
+fn telegram_message(update_id: i64, chat_id: i64) -> Value {
+    json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id * 10,
+            "from": { "id": 4242, "is_bot": false, "first_name": "Ivan" },
+            "chat": { "id": chat_id, "type": "private" },
+            "date": 1_741_000_000,
+            "text": "When are the exams?"
+        }
+    })
+}
+
+#[tokio::test]
+async fn inquiries_from_the_api_and_the_channels_make_their_client_a_contact() {
+    let amo = AmoStandIn::default();
+    let crm = serve(amo.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_with_crm(&dir, crm);
+    config.agents = vec![AgentConfig {
+        role: hotline::role::Role::Head,
+        ..agent(
+            "boss",
+            "pw-boss-secret",
+            &[hotline::sip::digest::Algorithm::Md5],
+        )
+    }];
+    config.channels.email_ingest_token = Some(INGEST_TOKEN.into());
+    config.channels.messenger.insert(
+        "telegram".into(),
+        MessengerConfig {
+            secret: BOT_SECRET.into(),
+        },
+    );
+    let running = server::start(config).await.unwrap();
+    let post = reqwest::Method::POST;
+
+    let (status, login) = send_json(
+        &running,
+        post.clone(),
+        "/api/v1/auth/login",
+        None,
+        json!({"username": "boss", "password": "pw-boss-secret"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let token = login["token"].as_str().unwrap();
+    let created = |body: (StatusCode, Value)| {
+        assert_eq!(body.0, StatusCode::CREATED, "{}", body.1);
+        body.1
+    };
+
+    // A visit typed in by phone number: the contact is that number.
+    let visit = created(
+        send_json(
+            &running,
+            post.clone(),
+            "/api/v1/inquiries",
+            Some(token),
+            json!({"channel": "in_person", "from": "8 (903) 555-01-02", "topic": "visit"}),
+        )
+        .await,
+    );
+    // A chat nickname is nobody the CRM could find: nothing queued.
+    created(
+        send_json(
+            &running,
+            post.clone(),
+            "/api/v1/inquiries",
+            Some(token),
+            json!({"channel": "chat", "from": "guest_17"}),
+        )
+        .await,
+    );
+    // An e-mail from the MTA: the contact is the sender's address.
+    let email = created(
+        send(
+            &running,
+            post.clone(),
+            "/api/v1/channels/email",
+            &[
+                ("x-hotline-token", INGEST_TOKEN),
+                ("content-type", "message/rfc822"),
+            ],
+            std::fs::read(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/email/plain.eml"
+            ))
+            .unwrap()
+            .into(),
+        )
+        .await,
+    );
+    // A messenger user known by handle only: nothing queued ...
+    let secret = [
+        ("x-telegram-bot-api-secret-token", BOT_SECRET),
+        ("content-type", "application/json"),
+    ];
+    let first_chat = created(
+        send(
+            &running,
+            post.clone(),
+            "/api/v1/channels/messenger/telegram",
+            &secret,
+            telegram_message(700, 4242).to_string().into(),
+        )
+        .await,
+    );
+    // ... until the client has a phone number on record: a new inquiry
+    // (another chat of the same user) then pushes that number.
+    let client_id = first_chat["client_id"].as_str().unwrap();
+    let (status, client) = send_json(
+        &running,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/clients/{client_id}"),
+        Some(token),
+        json!({"phones": ["+7 916 000-11-22"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{client}");
+    let second_chat = created(
+        send(
+            &running,
+            post,
+            "/api/v1/channels/messenger/telegram",
+            &secret,
+            telegram_message(701, -100_500).to_string().into(),
+        )
+        .await,
+    );
+    assert_eq!(second_chat["client_id"], client_id);
+
+    let rows = outbox_when(&running.store, |rows| rows.len() == 3 && all_sent(rows)).await;
+    running.stop().await.unwrap();
+
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let expected = [
+        format!("contact:{}", visit["id"].as_str().unwrap()),
+        format!("contact:{}", email["inquiry_id"].as_str().unwrap()),
+        format!("contact:{}", second_chat["inquiry_id"].as_str().unwrap()),
+    ];
+    assert_eq!(ids, expected.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(rows[1].payload["email"], "ivan.petrov@example.org");
+    assert_eq!(rows[1].payload["phone"], "");
+    assert!(rows.iter().all(|r| r.kind == "contact"), "{rows:?}");
+
+    let contacts: Vec<String> = amo.contacts().into_iter().map(|(_, c)| c).collect();
+    assert_eq!(
+        contacts,
+        ["+79035550102", "ivan.petrov@example.org", "+79160001122"]
+    );
+    // Contacts only: no call is recorded for an inquiry that is no call.
+    assert_eq!(amo.call_requests.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn without_crm_config_typed_inquiries_are_not_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = server::start(test_config(&dir, vec![])).await.unwrap();
+    let now = now_ms();
+    let id = hotline::store::ids::new_id(now, &mut rand::thread_rng());
+    let new = NewInquiry {
+        channel: Channel::InPerson,
+        from: "79035550102".into(),
+        client_id: None,
+        status: InquiryStatus::InProgress,
+        call_id: None,
+        language: None,
+        created_at_ms: now,
+    };
+    running
+        .store
+        .create_typed_inquiry(
+            &id,
+            &new,
+            ClientKey::Phone("79035550102"),
+            &InquiryUpdate::default(),
+            "admin",
+        )
+        .await
+        .unwrap();
     assert_eq!(running.store.crm_outbox().await.unwrap(), []);
     running.stop().await.unwrap();
 }

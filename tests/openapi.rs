@@ -15,14 +15,57 @@ use std::collections::BTreeSet;
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/audit"),
+    ("get", "/api/v1/events"),
+    ("get", "/metrics"),
     ("get", "/api/v1/agents"),
     ("post", "/api/v1/agents"),
     ("get", "/api/v1/agents/{login}"),
     ("patch", "/api/v1/agents/{login}"),
     ("delete", "/api/v1/agents/{login}"),
+    ("patch", "/api/v1/agents/{login}/state"),
     ("get", "/api/v1/inquiries"),
+    ("post", "/api/v1/inquiries"),
     ("get", "/api/v1/inquiries/{id}"),
+    ("patch", "/api/v1/inquiries/{id}"),
+    ("post", "/api/v1/inquiries/{id}/resolve"),
+    ("post", "/api/v1/inquiries/{id}/inform"),
+    ("get", "/api/v1/inquiries/{id}/recording"),
+    ("get", "/api/v1/clients"),
+    ("post", "/api/v1/clients"),
+    ("get", "/api/v1/clients/{id}"),
+    ("patch", "/api/v1/clients/{id}"),
+    ("delete", "/api/v1/clients/{id}"),
+    ("post", "/api/v1/clients/{id}/merge"),
+    ("get", "/api/v1/clients/{id}/history"),
+    ("put", "/api/v1/clients/{id}/managers/{area}"),
+    ("delete", "/api/v1/clients/{id}/managers/{area}"),
+    ("post", "/api/v1/channels/email"),
+    ("post", "/api/v1/channels/messenger/{name}"),
+    ("get", "/api/v1/reports/summary"),
+    ("get", "/api/v1/reports/agents"),
+    ("get", "/api/v1/queues"),
+    ("get", "/api/v1/calls"),
+    ("post", "/api/v1/calls/{id}/transfer"),
+    ("post", "/api/v1/calls/{id}/hangup"),
 ];
+
+/// The `security` each route documents, when it is not a bearer token
+/// alone: the health check and login are public, a messenger webhook
+/// proves itself with its bot's secret header, and an MTA posts e-mail
+/// with the ingest token (a person may use a bearer token instead).
+fn expected_security(path: &str) -> Value {
+    match path {
+        "/healthz" | "/metrics" | "/api/v1/auth/login" | "/api/v1/channels/messenger/{name}" => {
+            Value::Null
+        }
+        "/api/v1/channels/email" => {
+            serde_json::json!([{ "bearer": [] }, { "ingest_token": [] }])
+        }
+        _ => serde_json::json!([{ "bearer": [] }]),
+    }
+}
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
 
@@ -121,6 +164,10 @@ async fn document_is_self_consistent() {
     let scheme = &doc["components"]["securitySchemes"]["bearer"];
     assert_eq!(scheme["type"], "http");
     assert_eq!(scheme["scheme"], "bearer");
+    let ingest = &doc["components"]["securitySchemes"]["ingest_token"];
+    assert_eq!(ingest["type"], "apiKey");
+    assert_eq!(ingest["in"], "header");
+    assert_eq!(ingest["name"], "X-Hotline-Token");
 
     let tags: BTreeSet<&str> = doc["tags"]
         .as_array()
@@ -143,15 +190,26 @@ async fn document_is_self_consistent() {
             responses.keys().any(|s| s.starts_with('2')),
             "{method} {path} documents no success"
         );
-        // Everything but the health check and login needs a token, and
-        // says so, with the 401 it answers without one.
-        let public = *path == "/healthz" || *path == "/api/v1/auth/login";
+        // Everything but the health check and login needs a token (or a
+        // secret), says so, and documents the 401 it answers without one.
+        // Every documented error is the one error shape (the health
+        // check's 503 is its own status body, for monitors).
+        assert_eq!(
+            operation["security"],
+            expected_security(path),
+            "{method} {path}"
+        );
+        for (status, response) in responses {
+            if *path != "/healthz" && (status.starts_with('4') || status.starts_with('5')) {
+                assert_eq!(
+                    response["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+        }
+        let public = matches!(*path, "/healthz" | "/metrics" | "/api/v1/auth/login");
         if !public {
-            assert_eq!(
-                operation["security"],
-                serde_json::json!([{ "bearer": [] }]),
-                "{method} {path}"
-            );
             assert_eq!(
                 responses["401"]["content"]["application/json"]["schema"]["$ref"],
                 "#/components/schemas/ErrorBody",

@@ -47,9 +47,9 @@ pub(super) struct AuditParams {
     params(AuditParams),
     responses(
         (status = 200, description = "One page of audit rows, newest first", body = Page<AuditRecord>),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not head or admin"),
-        (status = 422, description = "A bad filter, limit or cursor"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not head or admin", body = super::error::ErrorBody),
+        (status = 422, description = "A bad filter, limit or cursor", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])),
     tag = "audit"

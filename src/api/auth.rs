@@ -250,7 +250,7 @@ pub(super) async fn login(
     path = "/api/v1/auth/logout",
     responses(
         (status = 204, description = "The token is revoked"),
-        (status = 401, description = "No, bad or already revoked token"),
+        (status = 401, description = "No, bad or already revoked token", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])),
     tag = "auth"

@@ -87,22 +87,23 @@ fn filed_response(filed: Filed) -> Response {
     post,
     path = "/api/v1/channels/email",
     tag = "channels",
-    params(
-        ("X-Hotline-Token" = Option<String>, Header,
-         description = "The configured `channels.email_ingest_token` (for an MTA); alternatively a head/admin bearer token"),
-    ),
     request_body(
         description = "The raw RFC 5322 message, as received",
-        content((String = "message/rfc822"), (String = "text/plain")),
+        content(
+            (String = "message/rfc822"),
+            (String = "text/plain"),
+            (String = "application/octet-stream"),
+        ),
     ),
     responses(
-        (status = 201, description = "A new inquiry was created", body = ChannelMessageFiled),
         (status = 200, description = "The message joined its thread's inquiry, or was filed before", body = ChannelMessageFiled),
-        (status = 401, description = "No or wrong ingest token / bearer token"),
-        (status = 403, description = "A bearer token of a manager"),
-        (status = 413, description = "The message exceeds `channels.max_email_bytes`"),
-        (status = 415, description = "Content-Type is neither message/rfc822 nor text/plain"),
-        (status = 422, description = "Not a usable message: fields `message`, `from`, `body`"),
+        (status = 201, description = "A new inquiry was created", body = ChannelMessageFiled),
+        (status = 400, description = "The body could not be read", body = super::error::ErrorBody),
+        (status = 401, description = "No or wrong ingest token / bearer token", body = super::error::ErrorBody),
+        (status = 403, description = "A bearer token of a manager", body = super::error::ErrorBody),
+        (status = 413, description = "The message exceeds `channels.max_email_bytes`", body = super::error::ErrorBody),
+        (status = 415, description = "Content-Type is none of message/rfc822, text/plain, application/octet-stream", body = super::error::ErrorBody),
+        (status = 422, description = "Not a usable message: fields `message`, `from`, `body`", body = super::error::ErrorBody),
     ),
     security(("bearer" = []), ("ingest_token" = [])),
 )]
@@ -143,12 +144,13 @@ pub async fn email(State(state): State<AppState>, request: Request) -> Result<Re
         content = Object, content_type = "application/json",
     ),
     responses(
-        (status = 201, description = "A new inquiry was created", body = ChannelMessageFiled),
         (status = 200, description = "The message joined the chat's open inquiry, was filed before, or the update is not a message and was ignored", body = MessengerWebhookReply),
-        (status = 401, description = "No or wrong secret"),
-        (status = 404, description = "No messenger of that name is configured"),
-        (status = 413, description = "The update is larger than 1 MiB"),
-        (status = 422, description = "Not an update: field `update`"),
+        (status = 201, description = "A new inquiry was created", body = ChannelMessageFiled),
+        (status = 400, description = "The body could not be read", body = super::error::ErrorBody),
+        (status = 401, description = "No or wrong secret", body = super::error::ErrorBody),
+        (status = 404, description = "No messenger of that name is configured", body = super::error::ErrorBody),
+        (status = 413, description = "The update is larger than 1 MiB", body = super::error::ErrorBody),
+        (status = 422, description = "Not an update: field `update`", body = super::error::ErrorBody),
     ),
 )]
 pub async fn messenger(

@@ -37,6 +37,7 @@ pub(super) struct SearchParams {
     /// e-mail address or a messenger handle. Absent: all clients.
     q: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     limit: Option<String>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -48,6 +49,7 @@ pub(super) struct SearchParams {
 #[into_params(parameter_in = Query)]
 pub(super) struct HistoryParams {
     /// Page size, 1 to 1000 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     cursor: Option<String>,
 }
@@ -145,9 +147,9 @@ async fn head_only(
     params(SearchParams),
     responses(
         (status = 200, description = "Newest first; a manager gets only their clients", body = Page<Client>),
-        (status = 400, description = "Unknown query parameter"),
-        (status = 401, description = "No or bad token"),
-        (status = 422, description = "Bad limit"),
+        (status = 400, description = "Unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 422, description = "Bad limit", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -189,9 +191,11 @@ pub(super) async fn search(
     request_body = ClientRequest,
     responses(
         (status = 201, description = "Created", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 409, description = "A phone, e-mail or handle belongs to another client"),
-        (status = 422, description = "Invalid fields (per-field messages)"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 409, description = "A phone, e-mail or handle belongs to another client", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields (per-field messages)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -215,9 +219,9 @@ pub(super) async fn create(
     params(("id" = String, Path, description = "Client id")),
     responses(
         (status = 200, description = "The client with phones, e-mails, handles, managers", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not this manager's client (audited)"),
-        (status = 404, description = "No such client"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not this manager's client (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -239,11 +243,13 @@ pub(super) async fn get(
     request_body = ClientRequest,
     responses(
         (status = 200, description = "Updated", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not this manager's client (audited)"),
-        (status = 404, description = "No such client"),
-        (status = 409, description = "A phone, e-mail or handle belongs to another client"),
-        (status = 422, description = "Invalid fields (per-field messages)"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not this manager's client (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
+        (status = 409, description = "A phone, e-mail or handle belongs to another client", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields (per-field messages)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -269,9 +275,9 @@ pub(super) async fn update(
     params(("id" = String, Path, description = "Client id")),
     responses(
         (status = 204, description = "Deleted; its inquiries remain with client_id null"),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not an admin (audited)"),
-        (status = 404, description = "No such client"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not an admin (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -293,10 +299,12 @@ pub(super) async fn delete(
     request_body = MergeRequest,
     responses(
         (status = 200, description = "The merged client", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not the head or an admin (audited)"),
-        (status = 404, description = "Either client is unknown"),
-        (status = 422, description = "Merging a client into itself"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the head or an admin (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "Either client is unknown", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Merging a client into itself", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -321,10 +329,11 @@ pub(super) async fn merge(
     params(("id" = String, Path, description = "Client id"), HistoryParams),
     responses(
         (status = 200, description = "All its inquiries on every channel, newest first", body = Page<Inquiry>),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not this manager's client (audited)"),
-        (status = 404, description = "No such client"),
-        (status = 422, description = "Bad limit or cursor"),
+        (status = 400, description = "Unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not this manager's client (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
+        (status = 422, description = "Bad limit or cursor", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -362,15 +371,17 @@ pub(super) async fn history(
     tag = "clients",
     params(
         ("id" = String, Path, description = "Client id"),
-        ("area" = String, Path, description = "admission or education"),
+        ("area" = String, Path, description = "admission or education", pattern = "^(admission|education)$"),
     ),
     request_body = ManagerRequest,
     responses(
         (status = 200, description = "The client with its managers", body = Client),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "A manager naming someone else, or not their client (audited)"),
-        (status = 404, description = "No such client"),
-        (status = 422, description = "Unknown area, or the login is not an agent of that area"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager naming someone else, or not their client (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Unknown area, or the login is not an agent of that area", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -403,14 +414,14 @@ pub(super) async fn set_manager(
     tag = "clients",
     params(
         ("id" = String, Path, description = "Client id"),
-        ("area" = String, Path, description = "admission or education"),
+        ("area" = String, Path, description = "admission or education", pattern = "^(admission|education)$"),
     ),
     responses(
         (status = 204, description = "No personal manager in that area any more"),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not the head, an admin or that manager (audited)"),
-        (status = 404, description = "No such client"),
-        (status = 422, description = "Unknown area"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not the head, an admin or that manager (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such client", body = super::error::ErrorBody),
+        (status = 422, description = "Unknown area", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -126,6 +126,7 @@ pub struct InquiryWithEvents {
 #[serde(deny_unknown_fields)]
 pub struct CreateInquiryRequest {
     /// `in_person`, `chat`, `email`, `messenger` or `phone`.
+    #[schema(value_type = crate::store::Channel)]
     pub channel: String,
     /// Phone number (normalised), e-mail address (lower-cased) or handle.
     /// Needed unless `client_id` is given.
@@ -133,8 +134,11 @@ pub struct CreateInquiryRequest {
     /// A known client; otherwise the client is found or created by `from`
     /// when it is a phone number or an e-mail address.
     pub client_id: Option<String>,
+    #[schema(pattern = "^(applicant|student|listener|graduate|parent|other)$")]
     pub category: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub topic: Option<String>,
+    #[schema(max_length = 10000)]
     pub notes: Option<String>,
     /// Who handles it; the creator by default. Only the head or an admin
     /// may name someone else.
@@ -146,8 +150,11 @@ pub struct CreateInquiryRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInquiryRequest {
+    #[schema(pattern = "^(applicant|student|listener|graduate|parent|other)$")]
     pub category: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub topic: Option<String>,
+    #[schema(max_length = 10000)]
     pub notes: Option<String>,
     /// Reassigns the inquiry (head and admin only).
     #[serde(alias = "assignee")]
@@ -159,6 +166,7 @@ pub struct UpdateInquiryRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     /// What was done for the client; not empty.
+    #[schema(min_length = 1, max_length = 10000)]
     pub resolution: String,
 }
 
@@ -167,6 +175,7 @@ pub struct ResolveRequest {
 #[serde(deny_unknown_fields)]
 pub struct InformRequest {
     /// `phone`, `email`, `messenger`, `in_person`, `chat`, `sms` or `post`.
+    #[schema(pattern = "^(phone|email|messenger|in_person|chat|sms|post)$")]
     pub how: String,
     pub note: Option<String>,
 }
@@ -307,9 +316,11 @@ pub(super) async fn get(
     request_body = CreateInquiryRequest,
     responses(
         (status = 201, description = "Created", body = InquiryWithEvents),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "A manager named another agent"),
-        (status = 422, description = "Invalid fields (per-field messages)"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager named another agent", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields (per-field messages)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -429,10 +440,12 @@ pub(super) async fn create(
     request_body = UpdateInquiryRequest,
     responses(
         (status = 200, description = "Updated", body = InquiryWithEvents),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Another manager's inquiry, or a manager reassigning (audited)"),
-        (status = 404, description = "No such inquiry"),
-        (status = 422, description = "Invalid fields (per-field messages)"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Another manager's inquiry, or a manager reassigning (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Invalid fields (per-field messages)", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -478,10 +491,12 @@ pub(super) async fn update(
     request_body = ResolveRequest,
     responses(
         (status = 200, description = "Resolved: status, resolution, resolved_at, resolved_by", body = InquiryWithEvents),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Another manager's inquiry (audited)"),
-        (status = 404, description = "No such inquiry"),
-        (status = 422, description = "Empty resolution"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Another manager's inquiry (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Empty resolution", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -518,10 +533,12 @@ pub(super) async fn resolve(
     request_body = InformRequest,
     responses(
         (status = 200, description = "Recorded: client_informed_at, informed_by, informed_how", body = InquiryWithEvents),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Another manager's inquiry (audited)"),
-        (status = 404, description = "No such inquiry"),
-        (status = 422, description = "Unknown way of informing, or a note too long"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Another manager's inquiry (audited)", body = super::error::ErrorBody),
+        (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "Unknown way of informing, or a note too long", body = super::error::ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -24,7 +24,7 @@
 use super::AppState;
 use super::error::{ErrorBody, ErrorDetail};
 use axum::Router;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -48,6 +48,10 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
     paths(
         super::healthz,
         super::auth::login,
+        super::auth::logout,
+        super::audit::list,
+        super::events::stream,
+        super::metrics::render,
         super::agents::list,
         super::agents::create,
         super::agents::get,
@@ -55,11 +59,35 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
         super::agents::delete,
         super::inquiries::list,
         super::inquiries::get,
+        super::inquiries::create,
+        super::inquiries::update,
+        super::inquiries::resolve,
+        super::inquiries::inform,
+        super::recordings::get,
+        super::clients::search,
+        super::clients::create,
+        super::clients::get,
+        super::clients::update,
+        super::clients::delete,
+        super::clients::merge,
+        super::clients::history,
+        super::clients::set_manager,
+        super::clients::clear_manager,
+        super::channels::email,
+        super::channels::messenger,
+        super::reports::summary,
+        super::reports::agents,
+        super::routing::set_state,
+        super::routing::queues,
+        super::routing::calls,
+        super::routing::transfer,
+        super::routing::hangup,
     ),
     components(schemas(ErrorBody, ErrorDetail, Health)),
-    modifiers(&BearerSecurity),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "system", description = "Health and the API's own description"),
+        (name = "monitoring", description = "Prometheus metrics"),
         (name = "auth", description = "Bearer tokens"),
         (name = "agents", description = "Agents (who are also the API's users) and their phones"),
         (name = "inquiries", description = "Every contact on every channel"),
@@ -73,10 +101,12 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
 )]
 pub struct ApiDoc;
 
-/// Adds the `bearer` scheme that `security(("bearer" = []))` refers to.
-struct BearerSecurity;
+/// Adds the schemes that `security(...)` refers to: `bearer` (a token from
+/// login) and `ingest_token` (the MTA's shared token of the e-mail intake,
+/// which cannot log in).
+struct SecuritySchemes;
 
-impl Modify for BearerSecurity {
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -87,6 +117,13 @@ impl Modify for BearerSecurity {
                     .description(Some("A token from POST /api/v1/auth/login"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "ingest_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Hotline-Token",
+                "The configured `channels.email_ingest_token`",
+            ))),
         );
     }
 }
@@ -113,4 +150,44 @@ pub(super) fn routes() -> Router<AppState> {
         .url(OPENAPI_PATH, ApiDoc::openapi())
         .config(config)
         .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiDoc;
+    use utoipa::OpenApi;
+
+    /// `^(a|b)$` for a list of choices.
+    fn choice_pattern(choices: &[&str]) -> String {
+        format!("^({})$", choices.join("|"))
+    }
+
+    /// Patterns written in annotations list the same choices the handlers
+    /// accept, so schemathesis (and a client) generate what is valid.
+    #[test]
+    fn documented_choices_are_the_accepted_ones() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let how = &doc["components"]["schemas"]["InformRequest"]["properties"]["how"];
+        assert_eq!(
+            how["pattern"],
+            choice_pattern(super::super::inquiries::INFORM_WAYS)
+        );
+        let categories = choice_pattern(crate::ivr::CATEGORIES);
+        for request in ["CreateInquiryRequest", "UpdateInquiryRequest"] {
+            let category = &doc["components"]["schemas"][request]["properties"]["category"];
+            assert_eq!(category["pattern"], categories, "{request}");
+        }
+        let areas = choice_pattern(&crate::store::MANAGER_AREAS);
+        for method in ["put", "delete"] {
+            let params =
+                &doc["paths"]["/api/v1/clients/{id}/managers/{area}"][method]["parameters"];
+            let area = params
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == "area")
+                .unwrap();
+            assert_eq!(area["schema"]["pattern"], areas, "{method}");
+        }
+    }
 }

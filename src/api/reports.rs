@@ -28,12 +28,16 @@ use serde::{Deserialize, Serialize};
 #[into_params(parameter_in = Query)]
 pub struct SummaryParams {
     /// First day, `YYYY-MM-DD` (required).
+    #[param(required = true, value_type = String, format = Date)]
     from: Option<String>,
     /// Last day, included, `YYYY-MM-DD` (required).
+    #[param(required = true, value_type = String, format = Date)]
     to: Option<String>,
     /// `day` (default), `week` (Monday to Sunday) or `month`.
+    #[param(value_type = Option<crate::report::Group>)]
     group: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
     /// UTC offset the days are read in, `+03:00`; default UTC.
     tz: Option<String>,
@@ -45,10 +49,13 @@ pub struct SummaryParams {
 #[into_params(parameter_in = Query)]
 pub struct AgentsParams {
     /// First day, `YYYY-MM-DD` (required).
+    #[param(required = true, value_type = String, format = Date)]
     from: Option<String>,
     /// Last day, included, `YYYY-MM-DD` (required).
+    #[param(required = true, value_type = String, format = Date)]
     to: Option<String>,
     /// `json` (default) or `csv`.
+    #[param(pattern = "^(json|csv)$")]
     format: Option<String>,
     /// UTC offset the days are read in, `+03:00`; default UTC.
     tz: Option<String>,
@@ -100,10 +107,10 @@ fn parse_range(
                 (SummaryReport = "application/json"),
                 (String = "text/csv")
             )),
-        (status = 400, description = "Unknown query parameter"),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not head or admin"),
-        (status = 422, description = "Bad from, to, group, format or tz, per field"),
+        (status = 400, description = "Unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not head or admin", body = super::error::ErrorBody),
+        (status = 422, description = "Bad from, to, group, format or tz, per field", body = super::error::ErrorBody),
     )
 )]
 pub async fn summary(
@@ -143,10 +150,10 @@ pub async fn summary(
                 (AgentsReport = "application/json"),
                 (String = "text/csv")
             )),
-        (status = 400, description = "Unknown query parameter"),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "Not head or admin"),
-        (status = 422, description = "Bad from, to, format or tz, per field"),
+        (status = 400, description = "Unknown query parameter", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "Not head or admin", body = super::error::ErrorBody),
+        (status = 422, description = "Bad from, to, format or tz, per field", body = super::error::ErrorBody),
     )
 )]
 pub async fn agents(

@@ -102,11 +102,14 @@ pub struct AgentStateView {
     request_body = SetStateBody,
     responses(
         (status = 200, description = "The agent's state now", body = AgentStateView),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "A manager changing someone else"),
-        (status = 404, description = "No such agent"),
-        (status = 409, description = "Refused: the agent has no registered phone"),
-        (status = 422, description = "state is not available or paused"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager changing someone else", body = super::error::ErrorBody),
+        (status = 404, description = "No such agent", body = super::error::ErrorBody),
+        (status = 409, description = "Refused: the agent has no registered phone", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "state is not available or paused", body = super::error::ErrorBody),
+        (status = 503, description = "Routing is not running in this server", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])),
     tag = "routing"
@@ -205,7 +208,8 @@ pub struct QueuesView {
     path = "/api/v1/queues",
     responses(
         (status = 200, description = "Queues and agents now", body = QueuesView),
-        (status = 401, description = "No or bad token"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 503, description = "Routing is not running in this server", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])),
     tag = "routing"
@@ -260,7 +264,8 @@ pub struct CallsView {
     path = "/api/v1/calls",
     responses(
         (status = 200, description = "Live calls", body = CallsView),
-        (status = 401, description = "No or bad token"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 503, description = "Routing is not running in this server", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])),
     tag = "routing"
@@ -320,10 +325,13 @@ pub struct CallControlAccepted {
     request_body = TransferBody,
     responses(
         (status = 202, description = "The call is being transferred", body = CallControlAccepted),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "A manager not on this call"),
-        (status = 404, description = "No such live call"),
-        (status = 422, description = "No target, several, or an unknown one"),
+        (status = 400, description = "Malformed JSON", body = super::error::ErrorBody),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager not on this call", body = super::error::ErrorBody),
+        (status = 404, description = "No such live call", body = super::error::ErrorBody),
+        (status = 415, description = "Not `application/json`", body = super::error::ErrorBody),
+        (status = 422, description = "No target, several, or an unknown one", body = super::error::ErrorBody),
+        (status = 503, description = "Routing is not running in this server", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])),
     tag = "routing"
@@ -390,9 +398,10 @@ pub(super) async fn transfer(
     params(("id" = u64, Path, description = "Live call id")),
     responses(
         (status = 202, description = "The call is being hung up", body = CallControlAccepted),
-        (status = 401, description = "No or bad token"),
-        (status = 403, description = "A manager not on this call"),
-        (status = 404, description = "No such live call"),
+        (status = 401, description = "No or bad token", body = super::error::ErrorBody),
+        (status = 403, description = "A manager not on this call", body = super::error::ErrorBody),
+        (status = 404, description = "No such live call", body = super::error::ErrorBody),
+        (status = 503, description = "Routing is not running in this server", body = super::error::ErrorBody),
     ),
     security(("bearer" = [])),
     tag = "routing"

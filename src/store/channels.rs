@@ -10,13 +10,14 @@
 //! back and retried, and the retry finds the winner's rows.
 
 use super::clients::{find_or_create_by_email_in, folded};
+use super::crm_outbox::enqueue_new_inquiry_in;
 use super::events::{self, Event};
 use super::ids::new_id;
 use super::inquiries::{InquiryUpdate, NewInquiry, create_in, update_in};
 use super::{Client, Store, StoreError, is_unique_violation};
 use crate::channels::email::IncomingEmail;
 use crate::channels::messenger::{ChatThread, MessengerMessage, joins_thread};
-use crate::store::{Channel, InquiryStatus};
+use crate::store::{Channel, ClientKey, InquiryStatus};
 use sqlx::{AnyConnection, Row};
 
 /// Kind of the event that records a message received on an inquiry (the
@@ -349,7 +350,7 @@ impl Store {
         let inquiry_id = match thread {
             Some(id) => id,
             None => {
-                create_written_inquiry_in(
+                let id = create_written_inquiry_in(
                     &mut tx,
                     Channel::Email,
                     &email.from_address,
@@ -358,7 +359,12 @@ impl Store {
                     now_ms,
                     &mut appended,
                 )
-                .await?
+                .await?;
+                if self.crm_outbox_on() {
+                    let key = ClientKey::Email(&email.from_address);
+                    enqueue_new_inquiry_in(&mut tx, &id, key, now_ms).await?;
+                }
+                id
             }
         };
         if let Some(message_id) = &email.message_id {
@@ -458,7 +464,7 @@ impl Store {
         let inquiry_id = match thread {
             Some(thread) => thread.inquiry_id,
             None => {
-                create_written_inquiry_in(
+                let id = create_written_inquiry_in(
                     &mut tx,
                     Channel::Messenger,
                     &handle,
@@ -467,7 +473,14 @@ impl Store {
                     now_ms,
                     &mut appended,
                 )
-                .await?
+                .await?;
+                if self.crm_outbox_on() {
+                    // A handle is no CRM contact: the client's phone or
+                    // e-mail on record is, if any.
+                    let key = ClientKey::Id(&client_id);
+                    enqueue_new_inquiry_in(&mut tx, &id, key, now_ms).await?;
+                }
+                id
             }
         };
         let inserted = sqlx::query(

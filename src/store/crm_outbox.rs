@@ -4,7 +4,7 @@
 //! worker takes due rows oldest first and marks each sent, rescheduled or
 //! failed for good.
 
-use super::inquiries::{Channel, InquiryStatus, NewInquiry};
+use super::inquiries::{Channel, ClientKey, InquiryStatus, NewInquiry};
 use super::inquiry_writer::InquiryWrite;
 use super::{Store, StoreError};
 use crate::phone;
@@ -15,8 +15,8 @@ use sqlx::{AnyConnection, Row};
 /// What a row asks of the CRM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrmKind {
-    /// A new inquiry from a phone number: find or create the contact, so
-    /// the CRM knows the caller while the call is still going on.
+    /// A new inquiry: find or create the contact (by phone, or by e-mail),
+    /// so the CRM knows the caller while the call is still going on.
     Contact,
     /// A finished call: find or create the contact, then record the call.
     Call,
@@ -44,8 +44,14 @@ impl CrmKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrmPush {
     pub inquiry_id: String,
-    /// Normalised digits ([`phone::normalize`]).
+    /// Normalised digits ([`phone::normalize`]); empty when the contact is
+    /// known by `email` only.
+    #[serde(default)]
     pub phone: String,
+    /// Lower-cased address of a contact without a phone number (an e-mail
+    /// inquiry): the CRM contact is found or created by it instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub created_at_ms: i64,
     /// How the call ended; `None` for a contact push.
     pub status: Option<InquiryStatus>,
@@ -124,6 +130,7 @@ pub(super) async fn enqueue_for_write_in(
             let push = CrmPush {
                 inquiry_id: id.clone(),
                 phone,
+                email: None,
                 created_at_ms: inquiry.created_at_ms,
                 status: None,
                 answered: false,
@@ -144,6 +151,73 @@ pub(super) async fn enqueue_for_write_in(
                 None => Ok(()),
             }
         }
+    }
+}
+
+/// The contact push of a new inquiry that did not come through the call
+/// layer (typed in through the API, an e-mail, a messenger message), in
+/// the transaction that created it. The contact is the inquiry's own phone
+/// number or e-mail address (`key`); for a known client
+/// ([`ClientKey::Id`]) its first phone number, else its first e-mail
+/// address. Without either there is nobody the CRM could find (a chat
+/// nickname, a Telegram user), and nothing is queued.
+pub(super) async fn enqueue_new_inquiry_in(
+    conn: &mut AnyConnection,
+    inquiry_id: &str,
+    key: ClientKey<'_>,
+    created_at_ms: i64,
+) -> Result<(), StoreError> {
+    let (phone, email) = match key {
+        ClientKey::Phone(phone) => (phone.to_string(), None),
+        ClientKey::Email(email) => (String::new(), Some(email.to_string())),
+        ClientKey::Id(client_id) => match client_address_in(conn, client_id).await? {
+            Some(found) => found,
+            None => return Ok(()),
+        },
+        ClientKey::None => return Ok(()),
+    };
+    let push = CrmPush {
+        inquiry_id: inquiry_id.to_string(),
+        phone,
+        email,
+        created_at_ms,
+        status: None,
+        answered: false,
+        duration_ms: None,
+        talk_ms: None,
+        agent: None,
+        queue: None,
+        recording: None,
+    };
+    enqueue_in(conn, CrmKind::Contact, &push, created_at_ms).await
+}
+
+/// `(phone, None)` with the client's first phone number, else
+/// `("", Some(email))` with its first e-mail address.
+async fn client_address_in(
+    conn: &mut AnyConnection,
+    client_id: &str,
+) -> Result<Option<(String, Option<String>)>, StoreError> {
+    let phone = sqlx::query(
+        "SELECT phone FROM client_phones WHERE client_id = $1 \
+         ORDER BY created_at_ms, phone LIMIT 1",
+    )
+    .bind(client_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = phone {
+        return Ok(Some((row.try_get("phone")?, None)));
+    }
+    let email = sqlx::query(
+        "SELECT email FROM client_emails WHERE client_id = $1 \
+         ORDER BY created_at_ms, email LIMIT 1",
+    )
+    .bind(client_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match email {
+        Some(row) => Ok(Some((String::new(), Some(row.try_get("email")?)))),
+        None => Ok(None),
     }
 }
 
@@ -184,6 +258,7 @@ async fn finished_call_in(
     Ok(Some(CrmPush {
         inquiry_id: id.to_string(),
         phone,
+        email: None,
         created_at_ms,
         status: Some(
             status
@@ -214,6 +289,20 @@ fn outbox_row(row: &AnyRow) -> Result<OutboxRow, StoreError> {
 }
 
 impl Store {
+    /// This store with the CRM outbox on or off: when on, inquiries created
+    /// by the API and the e-mail and messenger channels queue their contact
+    /// push in their own transaction (the call layer's writer has its own
+    /// switch, `InquiryWriter::spawn_with_crm_outbox`). Off by default.
+    pub fn with_crm_outbox(mut self, on: bool) -> Store {
+        self.crm_outbox = on;
+        self
+    }
+
+    /// Whether new inquiries queue CRM pushes ([`Store::with_crm_outbox`]).
+    pub(super) fn crm_outbox_on(&self) -> bool {
+        self.crm_outbox
+    }
+
     /// Queues a push outside the call layer (an inquiry created by the API
     /// or a channel). Idempotent per kind and inquiry.
     pub async fn crm_enqueue(

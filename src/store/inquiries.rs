@@ -742,6 +742,9 @@ impl Store {
         if *details != InquiryUpdate::default() {
             appended.extend(update_by_in(&mut tx, id, details, at, Some(created_by)).await?);
         }
+        if self.crm_outbox_on() {
+            super::crm_outbox::enqueue_new_inquiry_in(&mut tx, id, client, at).await?;
+        }
         tx.commit().await?;
         self.publish_events(appended);
         self.get_inquiry(id).await?.ok_or(StoreError::NotFound)

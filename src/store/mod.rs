@@ -87,6 +87,9 @@ pub struct Store {
     pool: AnyPool,
     /// Committed events, for live subscribers (see `events.rs`).
     live: tokio::sync::broadcast::Sender<Event>,
+    /// Whether new inquiries of the API and the channels queue a CRM push
+    /// ([`Store::with_crm_outbox`]).
+    crm_outbox: bool,
 }
 
 /// How long a connection waits on a locked SQLite database before failing.
@@ -147,7 +150,11 @@ impl Store {
             .connect_with(options)
             .await?;
         let (live, _) = tokio::sync::broadcast::channel(events::LIVE_CAPACITY);
-        Ok(Store { pool, live })
+        Ok(Store {
+            pool,
+            live,
+            crm_outbox: false,
+        })
     }
 
     /// Applies the pending migrations from `migrations/` (embedded at build time).

@@ -120,7 +120,32 @@ print(json.load(urllib.request.urlopen(request, timeout=10))["token"])
 PY
 ) || die "admin login failed"
 
+# --- seed data ---------------------------------------------------------------
+# Random requests rarely make a valid e-mail or a full inquiry; a few real
+# records make the lists, histories and timelines answer with content, so
+# their schemas are checked against real answers, not empty pages.
+python3 - "$BASE" "$TOKEN" "$ROOT/tests/data/email/plain.eml" <<'PY' || die "seeding failed"
+import json, sys, urllib.request
+base, token, eml = sys.argv[1], sys.argv[2], sys.argv[3]
+def send(path, body, content_type="application/json"):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(base + path, data=data, headers={
+        "Content-Type": content_type, "Authorization": "Bearer " + token})
+    return json.load(urllib.request.urlopen(request, timeout=10))
+inquiry = send("/api/v1/inquiries", {"channel": "in_person", "from": "+7 916 123-45-67",
+                                     "category": "applicant", "topic": "documents"})
+send(f"/api/v1/inquiries/{inquiry['id']}/resolve", {"resolution": "explained the rules"})
+send(f"/api/v1/inquiries/{inquiry['id']}/inform", {"how": "phone"})
+send("/api/v1/clients", {"name": "Seed Client", "category": "parent",
+                         "phones": ["+7 903 000-00-01"], "emails": ["seed@example.org"]})
+with open(eml, "rb") as f:
+    send("/api/v1/channels/email", f.read(), "message/rfc822")
+PY
+
 # --- the run ---------------------------------------------------------------
+# Agent deletion is left out: once the run has created a second admin it
+# deletes `admin`, whose token it runs with, and every later request is a
+# 401 (a fifth of the run, measured). tests/api.rs covers that endpoint.
 # One worker: with two, hypothesis 6.170 under Python 3.11 sometimes dies
 # describing a filter lambda ("AST constructor recursion depth mismatch"),
 # an error of the tool, not of the server. The fixed seed makes a failure
@@ -130,6 +155,7 @@ set +e
   --url "$BASE" \
   --header "Authorization: Bearer $TOKEN" \
   --checks "$CHECKS" \
+  --exclude-name 'DELETE /api/v1/agents/{login}' \
   --max-examples "$MAX_EXAMPLES" \
   --max-time "$MAX_TIME" \
   --workers 1 \
