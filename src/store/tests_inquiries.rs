@@ -232,9 +232,12 @@ async fn list_filters_and_pages_newest_first_stably_under_inserts() {
         s.create_inquiry(&id, &new).await.unwrap();
         ids.push(id);
     }
-    // Two inquiries in the same millisecond: the id breaks the tie.
-    let twin_a = format!("{}A", &ids[10][..25]);
-    let twin_b = format!("{}B", &ids[10][..25]);
+    // Two inquiries in the same millisecond: the id breaks the tie. Their
+    // last characters differ from ids[10]'s (random) one, or a twin could
+    // be ids[10] itself.
+    let mut suffixes = ['A', 'B', 'C'].into_iter().filter(|c| !ids[10].ends_with(*c));
+    let twin_a = format!("{}{}", &ids[10][..25], suffixes.next().unwrap());
+    let twin_b = format!("{}{}", &ids[10][..25], suffixes.next().unwrap());
     for twin in [&twin_a, &twin_b] {
         s.create_inquiry(twin, &call("100", T0 + 10_000))
             .await
