@@ -235,7 +235,9 @@ async fn list_filters_and_pages_newest_first_stably_under_inserts() {
     // Two inquiries in the same millisecond: the id breaks the tie. Their
     // last characters differ from ids[10]'s (random) one, or a twin could
     // be ids[10] itself.
-    let mut suffixes = ['A', 'B', 'C'].into_iter().filter(|c| !ids[10].ends_with(*c));
+    let mut suffixes = ['A', 'B', 'C']
+        .into_iter()
+        .filter(|c| !ids[10].ends_with(*c));
     let twin_a = format!("{}{}", &ids[10][..25], suffixes.next().unwrap());
     let twin_b = format!("{}{}", &ids[10][..25], suffixes.next().unwrap());
     for twin in [&twin_a, &twin_b] {
