@@ -47,6 +47,7 @@ pub(super) struct AuditParams {
     params(AuditParams),
     responses(
         (status = 200, description = "One page of audit rows, newest first", body = Page<AuditRecord>),
+        (status = 400, description = "An unknown query parameter", body = super::error::ErrorBody),
         (status = 401, description = "No or bad token", body = super::error::ErrorBody),
         (status = 403, description = "Not head or admin", body = super::error::ErrorBody),
         (status = 422, description = "A bad filter, limit or cursor", body = super::error::ErrorBody),

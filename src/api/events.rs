@@ -71,6 +71,7 @@ pub(super) struct StreamParams {
     ),
     responses(
         (status = 200, description = "An endless text/event-stream; each `data:` is one Event", body = Event, content_type = "text/event-stream"),
+        (status = 400, description = "An unknown query parameter", body = super::error::ErrorBody),
         (status = 401, description = "No or bad token", body = super::error::ErrorBody),
         (status = 422, description = "`since` / `Last-Event-ID` is not an event id", body = super::error::ErrorBody),
     ),

@@ -146,6 +146,8 @@ PY
 # Agent deletion is left out: once the run has created a second admin it
 # deletes `admin`, whose token it runs with, and every later request is a
 # 401 (a fifth of the run, measured). tests/api.rs covers that endpoint.
+# Logout is left out for the same reason: it revokes the run's own token
+# (28 operations saw only 401s after it); tests/api_auth.rs covers it.
 # One worker: with two, hypothesis 6.170 under Python 3.11 sometimes dies
 # describing a filter lambda ("AST constructor recursion depth mismatch"),
 # an error of the tool, not of the server. The fixed seed makes a failure
@@ -156,6 +158,7 @@ set +e
   --header "Authorization: Bearer $TOKEN" \
   --checks "$CHECKS" \
   --exclude-name 'DELETE /api/v1/agents/{login}' \
+  --exclude-name 'POST /api/v1/auth/logout' \
   --max-examples "$MAX_EXAMPLES" \
   --max-time "$MAX_TIME" \
   --workers 1 \
