@@ -3,7 +3,7 @@
 //! first by `GET /api/v1/audit`.
 
 use super::ids::new_id;
-use super::paging::{Param, bind_all, decode_cursor, encode_cursor};
+use super::paging::{Param, bind_all, finish_page, newest_first_page};
 use super::{Store, StoreError};
 use serde::Serialize;
 use sqlx::Row;
@@ -133,24 +133,8 @@ impl Store {
             params.push(Param::Int(before));
             conditions.push(format!("at_ms < ${}", params.len()));
         }
-        if let Some(cursor) = cursor {
-            let (ms, id) = decode_cursor(cursor)?;
-            params.push(Param::Int(ms));
-            let ms_n = params.len();
-            params.push(Param::Text(id));
-            let id_n = params.len();
-            conditions.push(format!(
-                "(at_ms < ${ms_n} OR (at_ms = ${ms_n} AND id < ${id_n}))"
-            ));
-        }
-        // One extra row tells whether another page exists.
-        params.push(Param::Int(limit.saturating_add(1)));
-        let limit_n = params.len();
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
+        let (where_clause, limit_n) =
+            newest_first_page("at_ms", cursor, limit, &mut conditions, &mut params)?;
         let sql = format!(
             "SELECT id, at_ms, actor, action, object_kind, object_id, detail FROM audit \
              {where_clause} ORDER BY at_ms DESC, id DESC LIMIT ${limit_n}"
@@ -161,13 +145,7 @@ impl Store {
             .iter()
             .map(record_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let page = usize::try_from(limit).unwrap_or(usize::MAX);
-        let next = if items.len() > page {
-            items.truncate(page);
-            items.last().map(|r| encode_cursor(r.at_ms, &r.id))
-        } else {
-            None
-        };
+        let next = finish_page(&mut items, limit, |r| (r.at_ms, r.id.as_str()));
         Ok((items, next))
     }
 }

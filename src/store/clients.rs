@@ -791,11 +791,7 @@ impl Store {
             params.push(cursor.to_string());
             conditions.push(format!("id < ${}", params.len()));
         }
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
+        let where_clause = super::paging::where_clause(&conditions);
         let sql = format!(
             "SELECT id FROM clients {where_clause} ORDER BY id DESC LIMIT {}",
             limit.saturating_add(1)

@@ -165,11 +165,7 @@ impl Store {
         }
         params.push(Param::Int(limit));
         let limit_n = params.len();
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
+        let where_clause = super::paging::where_clause(&conditions);
         let sql = format!(
             "SELECT id, at_ms, kind, inquiry_id, agent, data FROM events {where_clause} \
              ORDER BY id LIMIT ${limit_n}"

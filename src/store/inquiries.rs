@@ -8,7 +8,7 @@
 
 use super::clients::{find_or_create_by_email_in, find_or_create_in};
 use super::events::{self, Event, INQUIRY_CREATED, INQUIRY_UPDATED};
-use super::paging::{Param, bind_all, decode_cursor, encode_cursor};
+use super::paging::{Param, bind_all, finish_page, newest_first_page};
 use super::{Store, StoreError};
 use crate::phone;
 use serde::Serialize;
@@ -643,24 +643,8 @@ impl Store {
             params.push(Param::Int(before));
             conditions.push(format!("created_at_ms < ${}", params.len()));
         }
-        if let Some(cursor) = cursor {
-            let (ms, id) = decode_cursor(cursor)?;
-            params.push(Param::Int(ms));
-            let ms_n = params.len();
-            params.push(Param::Text(id));
-            let id_n = params.len();
-            conditions.push(format!(
-                "(created_at_ms < ${ms_n} OR (created_at_ms = ${ms_n} AND id < ${id_n}))"
-            ));
-        }
-        // One extra row tells whether another page exists.
-        params.push(Param::Int(limit.saturating_add(1)));
-        let limit_n = params.len();
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
+        let (where_clause, limit_n) =
+            newest_first_page("created_at_ms", cursor, limit, &mut conditions, &mut params)?;
         let sql = format!(
             "SELECT {INQUIRY_COLUMNS} FROM inquiries {where_clause} \
              ORDER BY created_at_ms DESC, id DESC LIMIT ${limit_n}"
@@ -671,13 +655,7 @@ impl Store {
             .iter()
             .map(inquiry_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let page = usize::try_from(limit).unwrap_or(usize::MAX);
-        let next = if items.len() > page {
-            items.truncate(page);
-            items.last().map(|i| encode_cursor(i.created_at_ms, &i.id))
-        } else {
-            None
-        };
+        let next = finish_page(&mut items, limit, |i| (i.created_at_ms, i.id.as_str()));
         Ok((items, next))
     }
 }

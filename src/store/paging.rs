@@ -7,13 +7,13 @@
 use super::StoreError;
 
 /// `<ms>.<id>` of the last row of a page.
-pub(super) fn encode_cursor(ms: i64, id: &str) -> String {
+fn encode_cursor(ms: i64, id: &str) -> String {
     format!("{ms}.{id}")
 }
 
 /// The `(ms, id)` of a cursor from [`encode_cursor`]; a 422 on `cursor`
 /// for anything else.
-pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, &str), StoreError> {
+fn decode_cursor(cursor: &str) -> Result<(i64, &str), StoreError> {
     cursor
         .split_once('.')
         .and_then(|(ms, id)| Some((ms.parse().ok()?, id)))
@@ -22,6 +22,58 @@ pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, &str), StoreError> {
             field: "cursor",
             message: "is not a cursor returned by this list".into(),
         })
+}
+
+/// `WHERE a AND b ...`, or nothing when no filter applies.
+pub(super) fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    }
+}
+
+/// The tail of a newest-first keyset query on `(time_column, id)`: adds the
+/// condition for the rows after `cursor` and the limit (one row more than
+/// the page, which tells whether another page exists). Returns the WHERE
+/// clause and the placeholder number of the limit.
+pub(super) fn newest_first_page<'a>(
+    time_column: &str,
+    cursor: Option<&'a str>,
+    limit: i64,
+    conditions: &mut Vec<String>,
+    params: &mut Vec<Param<'a>>,
+) -> Result<(String, usize), StoreError> {
+    if let Some(cursor) = cursor {
+        let (ms, id) = decode_cursor(cursor)?;
+        params.push(Param::Int(ms));
+        let ms_n = params.len();
+        params.push(Param::Text(id));
+        let id_n = params.len();
+        conditions.push(format!(
+            "({time_column} < ${ms_n} OR ({time_column} = ${ms_n} AND id < ${id_n}))"
+        ));
+    }
+    params.push(Param::Int(limit.saturating_add(1)));
+    Ok((where_clause(conditions), params.len()))
+}
+
+/// Cuts the extra row [`newest_first_page`] asked for off `items` and
+/// returns the cursor of the page's last row when another page follows.
+pub(super) fn finish_page<T>(
+    items: &mut Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> (i64, &str),
+) -> Option<String> {
+    let page = usize::try_from(limit).unwrap_or(usize::MAX);
+    if items.len() <= page {
+        return None;
+    }
+    items.truncate(page);
+    items.last().map(|last| {
+        let (ms, id) = key(last);
+        encode_cursor(ms, id)
+    })
 }
 
 /// A value for one `$N` placeholder of a query built at run time.
