@@ -305,11 +305,7 @@ async fn accept(ctx: &CallContext, incoming: &IncomingCall) -> Option<Accepted> 
                 return None;
             }
         };
-    let local_media = LocalMedia {
-        addr: SocketAddr::new(local_ip, media.local_addr().port()),
-        session_id: rand::random::<u32>() as u64,
-        session_version: 1,
-    };
+    let local_media = new_local_media(local_ip, &media);
     let body = build_answer(&offer, &answer, &local_media);
     let local_sip = SocketAddr::new(local_ip, ctx.sip_listen.port());
     ctx.shell
@@ -322,6 +318,16 @@ async fn accept(ctx: &CallContext, incoming: &IncomingCall) -> Option<Accepted> 
         local_media,
         local_sip,
     })
+}
+
+/// What our SDP says about `media`, reached at `ip`: a fresh session id,
+/// version 1 (re-offers bump it).
+fn new_local_media(ip: IpAddr, media: &MediaSession) -> LocalMedia {
+    LocalMedia {
+        addr: SocketAddr::new(ip, media.local_addr().port()),
+        session_id: rand::random::<u32>() as u64,
+        session_version: 1,
+    }
 }
 
 impl CallContext {

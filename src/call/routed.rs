@@ -20,7 +20,7 @@ use crate::media::sdp::{LocalMedia, SessionDescription, accept_answer, build_ans
 use crate::media::session::{MediaConfig, MediaSession};
 use crate::routing::{CallControl, CallOrder, LiveCallState, TransferTarget};
 use crate::sip::dialog::CallHandle;
-use crate::sip::endpoint::{CallEvent, OutgoingCall};
+use crate::sip::endpoint::{CallEvent, OutgoingCall, Peer};
 use crate::sip::message::Uri;
 use crate::sip::transport::unix_ms;
 use crate::store::{InquiryStatus, InquiryUpdate};
@@ -39,6 +39,20 @@ pub(super) struct AgentSide {
 impl AgentSide {
     fn login(&self) -> &str {
         &self.ring.agent
+    }
+}
+
+impl super::CallContext {
+    /// The media settings of a leg whose phone answered our offer with
+    /// `answer`; `None` when the SDP is unusable.
+    fn answered_media(&self, answer: &[u8]) -> Option<MediaConfig> {
+        let sdp = SessionDescription::parse(std::str::from_utf8(answer).ok()?).ok()?;
+        let accepted = accept_answer(&sdp).ok()?;
+        Some(MediaConfig {
+            inactivity_timeout: Some(self.inactivity),
+            pacing: Some(self.pacing.clone()),
+            ..MediaConfig::from_answer(&accepted)
+        })
     }
 }
 
@@ -232,7 +246,7 @@ impl Call {
             return;
         };
         let local_ip = self.ctx.local_ip_toward(first_peer.addr.ip());
-        let media = match self.bind_agent_media().await {
+        let media = match self.bind_offer_media(self.agent_media_events.clone()).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "no RTP port for an agent leg");
@@ -240,11 +254,7 @@ impl Call {
                 return;
             }
         };
-        let local_media = LocalMedia {
-            addr: SocketAddr::new(local_ip, media.local_addr().port()),
-            session_id: rand::random::<u32>() as u64,
-            session_version: 1,
-        };
+        let local_media = super::new_local_media(local_ip, &media);
         let offer = bytes::Bytes::from(build_offer(&local_media));
         let display = display_name(self.ivr.category(), self.ivr.topic());
         let info = call_info(&self.ctx.http_base, &self.inquiry_id);
@@ -260,16 +270,7 @@ impl Call {
                 offer: offer.clone(),
                 local: local_sip,
             };
-            let dialogs = self.ctx.dialogs.clone();
-            let owner = self.dialog_owner.clone();
-            let mut placed = None;
-            self.ctx.shell.with_endpoint(|e| {
-                let (leg, actions) = e.place_call(outgoing, peer, Instant::now());
-                dialogs.insert(leg, owner);
-                placed = Some(leg);
-                actions
-            });
-            legs.extend(placed);
+            legs.push(self.place_leg(outgoing, peer));
         }
         tracing::info!(call = self.handle, agent = %agent, phones = legs.len(), reason = reason.as_str(), "ringing agent");
         self.ctx.live.update(self.call_id, |c| {
@@ -284,7 +285,12 @@ impl Call {
         });
     }
 
-    async fn bind_agent_media(&self) -> Result<MediaSession, crate::media::session::MediaError> {
+    /// An RTP session for a leg we call: bound before the answer, its port
+    /// goes in our offer; `events` says which side's events they are.
+    async fn bind_offer_media(
+        &self,
+        events: tokio::sync::mpsc::UnboundedSender<crate::media::session::MediaEvent>,
+    ) -> Result<MediaSession, crate::media::session::MediaError> {
         MediaSession::bind(
             &self.ctx.ports,
             self.ctx.media_bind_ip,
@@ -292,9 +298,25 @@ impl Call {
                 pacing: Some(self.ctx.pacing.clone()),
                 ..MediaConfig::awaiting_answer()
             },
-            self.agent_media_events.clone(),
+            events,
         )
         .await
+    }
+
+    /// Sends the INVITE of a leg this task owns. The leg is entered in
+    /// the dialog map under the endpoint lock, before any response to it
+    /// can be handled.
+    fn place_leg(&self, outgoing: OutgoingCall, peer: Peer) -> CallHandle {
+        let dialogs = &self.ctx.dialogs;
+        let owner = self.dialog_owner.clone();
+        let mut placed = 0;
+        self.ctx.shell.with_endpoint(|e| {
+            let (leg, actions) = e.place_call(outgoing, peer, Instant::now());
+            dialogs.insert(leg, owner);
+            placed = leg;
+            actions
+        });
+        placed
     }
 
     /// An event on one of the agent legs.
@@ -323,11 +345,7 @@ impl Call {
                         .shell
                         .with_endpoint(|e| e.cancel(other, Instant::now()));
                 }
-                let parsed = std::str::from_utf8(&answer)
-                    .ok()
-                    .and_then(|t| SessionDescription::parse(t).ok())
-                    .and_then(|sdp| accept_answer(&sdp).ok());
-                let Some(accepted) = parsed else {
+                let Some(config) = self.ctx.answered_media(&answer) else {
                     tracing::warn!(
                         call = self.handle,
                         "agent phone answered with unusable SDP: hanging up that leg"
@@ -337,11 +355,7 @@ impl Call {
                     self.ctx.routing.agent_declined(self.call_id, &login);
                     return;
                 };
-                agent.media.update(MediaConfig {
-                    inactivity_timeout: Some(self.ctx.inactivity),
-                    pacing: Some(self.ctx.pacing.clone()),
-                    ..MediaConfig::from_answer(&accepted)
-                });
+                agent.media.update(config);
                 let login = agent.login().to_string();
                 self.ctx.routing.agent_answered(self.call_id, &login);
             }
@@ -477,16 +491,9 @@ impl Call {
         };
         let peer = self.caller_peer;
         let local_ip = self.ctx.local_ip_toward(peer.addr.ip());
-        let media = match MediaSession::bind(
-            &self.ctx.ports,
-            self.ctx.media_bind_ip,
-            MediaConfig {
-                pacing: Some(self.ctx.pacing.clone()),
-                ..MediaConfig::awaiting_answer()
-            },
-            self.caller_media_events.clone(),
-        )
-        .await
+        let media = match self
+            .bind_offer_media(self.caller_media_events.clone())
+            .await
         {
             Ok(m) => m,
             Err(e) => {
@@ -498,11 +505,7 @@ impl Call {
         if let Ok(moh) = self.ctx.prompts.moh() {
             agent.media.play_loop_prompt(0, &moh);
         }
-        let local_media = LocalMedia {
-            addr: SocketAddr::new(local_ip, media.local_addr().port()),
-            session_id: rand::random::<u32>() as u64,
-            session_version: 1,
-        };
+        let local_media = super::new_local_media(local_ip, &media);
         let uri = format!("sip:{}@{}", self.caller_user, peer.addr);
         let outgoing = OutgoingCall {
             request_uri: uri.clone(),
@@ -513,18 +516,7 @@ impl Call {
             offer: bytes::Bytes::from(build_offer(&local_media)),
             local: SocketAddr::new(local_ip, self.ctx.sip_listen.port()),
         };
-        let dialogs = self.ctx.dialogs.clone();
-        let owner = self.dialog_owner.clone();
-        let mut placed = None;
-        self.ctx.shell.with_endpoint(|e| {
-            let (leg, actions) = e.place_call(outgoing, peer, Instant::now());
-            dialogs.insert(leg, owner);
-            placed = Some(leg);
-            actions
-        });
-        let Some(leg) = placed else {
-            return;
-        };
+        let leg = self.place_leg(outgoing, peer);
         tracing::info!(call = self.handle, leg, inquiry = %self.inquiry_id, "calling the client back");
         if !self.caller_gone {
             // Still on the confirmation: that call ends now, the new one
@@ -545,11 +537,7 @@ impl Call {
 
     /// The client answered the callback: connect them to the agent.
     pub(super) fn client_answered(&mut self, answer: &[u8]) {
-        let accepted = std::str::from_utf8(answer)
-            .ok()
-            .and_then(|t| SessionDescription::parse(t).ok())
-            .and_then(|sdp| accept_answer(&sdp).ok());
-        let Some(accepted) = accepted else {
+        let Some(config) = self.ctx.answered_media(answer) else {
             tracing::warn!(
                 call = self.handle,
                 "the client answered the callback with unusable SDP"
@@ -561,11 +549,7 @@ impl Call {
             self.callback_failed();
             return;
         };
-        self.media.update(MediaConfig {
-            inactivity_timeout: Some(self.ctx.inactivity),
-            pacing: Some(self.ctx.pacing.clone()),
-            ..MediaConfig::from_answer(&accepted)
-        });
+        self.media.update(config);
         self.callback = Callback::Connected;
         tracing::info!(call = self.handle, inquiry = %self.inquiry_id, "client called back and connected");
         self.connect();
