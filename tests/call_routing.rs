@@ -127,6 +127,11 @@ async fn api_get(server: &TestServer, login: &str, path: &str) -> (u16, serde_js
     (status, r.json().await.unwrap_or_default())
 }
 
+/// The single inquiry once its status is `status`.
+async fn inquiry_in(server: &TestServer, status: &str) -> Inquiry {
+    inquiry_where(server, status, |i| i.status.as_str() == status).await
+}
+
 /// Dials the hotline and presses `keys` (the greeting can be barged into).
 async fn caller(server: &TestServer, keys: &[char]) -> CallPhone {
     let mut phone = CallPhone::dial(server.sip(), "hotline", DialOptions::default()).await;
@@ -211,7 +216,7 @@ async fn zero_reaches_a_free_contact_manager_and_both_hear_each_other() {
         invite.display_name.as_deref(),
         Some("Другое · общий вопрос")
     );
-    let waiting = inquiry_where(&server, "waiting", |i| i.status.as_str() == "waiting").await;
+    let waiting = inquiry_in(&server, "waiting").await;
     let call_info = invite.call_info.clone().expect("Call-Info header");
     assert!(
         call_info.contains(&format!("/api/v1/inquiries/{}", waiting.id)),
@@ -221,10 +226,7 @@ async fn zero_reaches_a_free_contact_manager_and_both_hear_each_other() {
     assert!(anna.answer().await, "the server ACKs the answer");
     anna.send_silence(3).await;
 
-    let talking = inquiry_where(&server, "in progress", |i| {
-        i.status.as_str() == "in_progress"
-    })
-    .await;
+    let talking = inquiry_in(&server, "in_progress").await;
     assert_eq!(talking.agent.as_deref(), Some("anna"));
     assert_eq!(talking.queue.as_deref(), Some("general"));
     assert_eq!(
@@ -267,7 +269,7 @@ async fn zero_reaches_a_free_contact_manager_and_both_hear_each_other() {
     // The caller hangs up: the agent's phone gets BYE, the inquiry closes.
     phone.hang_up().await;
     assert!(anna.wait_bye(WAIT).await, "agent leg ended");
-    let done = inquiry_where(&server, "resolved", |i| i.status.as_str() == "resolved").await;
+    let done = inquiry_in(&server, "resolved").await;
     assert!(
         done.talk_ms.is_some_and(|t| t >= 1000),
         "{:?}",
@@ -290,16 +292,13 @@ async fn agent_hanging_up_ends_the_callers_call_too() {
     let mut phone = caller(&server, &['0']).await;
     anna.wait_invite(WAIT).await.expect("rings");
     assert!(anna.answer().await);
-    inquiry_where(&server, "in progress", |i| {
-        i.status.as_str() == "in_progress"
-    })
-    .await;
+    inquiry_in(&server, "in_progress").await;
     assert_eq!(anna.hang_up().await, Some(200));
     assert!(
         phone.wait_for_bye(WAIT).await,
         "caller is not left on a dead line"
     );
-    inquiry_where(&server, "resolved", |i| i.status.as_str() == "resolved").await;
+    inquiry_in(&server, "resolved").await;
 }
 
 #[tokio::test]
@@ -318,7 +317,7 @@ async fn caller_hanging_up_while_ringing_is_abandoned_and_the_phone_stops() {
         anna.wait_cancel(WAIT).await,
         "the server cancels the ringing phone"
     );
-    let gone = inquiry_where(&server, "abandoned", |i| i.status.as_str() == "abandoned").await;
+    let gone = inquiry_in(&server, "abandoned").await;
     assert_eq!(gone.agent, None);
     wait_state(&server, "anna", AgentState::Available).await;
 }
@@ -348,10 +347,7 @@ async fn a_declining_agent_passes_the_call_to_the_next() {
         .expect("the next agent rings");
     assert!(second.answer().await);
     let login = second.login.clone();
-    let talking = inquiry_where(&server, "in progress", |i| {
-        i.status.as_str() == "in_progress"
-    })
-    .await;
+    let talking = inquiry_in(&server, "in_progress").await;
     assert_eq!(talking.agent, Some(login));
 }
 
@@ -397,10 +393,7 @@ async fn a_known_applicant_rings_their_personal_manager_first() {
     let invite = olga.wait_invite(WAIT).await.expect("olga rings first");
     assert_eq!(invite.display_name.as_deref(), Some("Абитуриент · приём"));
     assert!(olga.answer().await);
-    let talking = inquiry_where(&server, "in progress", |i| {
-        i.status.as_str() == "in_progress"
-    })
-    .await;
+    let talking = inquiry_in(&server, "in_progress").await;
     assert_eq!(talking.agent.as_deref(), Some("olga"));
     assert_eq!(
         talking.routing_reason.as_deref(),
@@ -422,10 +415,7 @@ async fn personal_manager_not_answering_falls_back_to_the_queue() {
     assert!(olga.wait_cancel(WAIT).await, "olga's phone stops ringing");
     petr.wait_invite(WAIT).await.expect("petr rings next");
     assert!(petr.answer().await);
-    let talking = inquiry_where(&server, "in progress", |i| {
-        i.status.as_str() == "in_progress"
-    })
-    .await;
+    let talking = inquiry_in(&server, "in_progress").await;
     assert_eq!(talking.agent.as_deref(), Some("petr"));
     assert_eq!(
         talking.routing_reason.as_deref(),
@@ -449,10 +439,7 @@ async fn personal_manager_on_pause_falls_back_at_once() {
     let _phone = caller(&server, &['1', '2']).await;
     petr.wait_invite(WAIT).await.expect("petr rings");
     assert!(petr.answer().await);
-    let talking = inquiry_where(&server, "in progress", |i| {
-        i.status.as_str() == "in_progress"
-    })
-    .await;
+    let talking = inquiry_in(&server, "in_progress").await;
     assert_eq!(
         talking.routing_reason.as_deref(),
         Some(RoutingReason::PersonalBusyFallback.as_str())
@@ -515,7 +502,7 @@ async fn refer_transfers_the_caller_to_another_queue_in_one_inquiry() {
         .collect();
     assert_eq!(agents, ["anna", "petr"], "{events:?}");
     phone.hang_up().await;
-    inquiry_where(&server, "resolved", |i| i.status.as_str() == "resolved").await;
+    inquiry_in(&server, "resolved").await;
 }
 
 #[tokio::test]
@@ -529,10 +516,7 @@ async fn agent_hold_gives_the_caller_music_and_resume_brings_the_agent_back() {
     let mut phone = caller(&server, &['0']).await;
     anna.wait_invite(WAIT).await.expect("rings");
     assert!(anna.answer().await);
-    inquiry_where(&server, "in progress", |i| {
-        i.status.as_str() == "in_progress"
-    })
-    .await;
+    inquiry_in(&server, "in_progress").await;
 
     let (status, _) = anna.hold().await;
     assert_eq!(status, Some(200));
@@ -577,7 +561,7 @@ async fn bridged_calls_are_recorded_in_stereo_caller_left_agent_right() {
     let talking = inquiry_where(&server, "recording", |i| i.recording.is_some()).await;
     both_hear_each_other(&mut phone, &mut anna).await;
     phone.hang_up().await;
-    let done = inquiry_where(&server, "resolved", |i| i.status.as_str() == "resolved").await;
+    let done = inquiry_in(&server, "resolved").await;
     assert_eq!(done.recording, talking.recording);
 
     let path = server
@@ -681,13 +665,10 @@ async fn a_callback_keeps_the_place_then_rings_the_agent_first_and_then_the_clie
         .unwrap();
     // Nobody free: the caller waits, then presses 1 for a callback.
     let mut phone = caller(&server, &['0']).await;
-    inquiry_where(&server, "waiting", |i| i.status.as_str() == "waiting").await;
+    inquiry_in(&server, "waiting").await;
     phone.press_rfc4733('1').await;
     phone.send_silence(5).await;
-    inquiry_where(&server, "callback requested", |i| {
-        i.status.as_str() == "callback_requested"
-    })
-    .await;
+    inquiry_in(&server, "callback_requested").await;
     assert!(phone.wait_for_bye(WAIT).await, "confirmed, then hung up");
     let snapshot = server.running.routing.snapshot().await;
     let general = snapshot
@@ -717,15 +698,12 @@ async fn a_callback_keeps_the_place_then_rings_the_agent_first_and_then_the_clie
         .await
         .expect("the client is called back");
     assert!(invite.starts_with("INVITE sip:79161234567@"), "{invite}");
-    let talking = inquiry_where(&server, "in progress", |i| {
-        i.status.as_str() == "in_progress"
-    })
-    .await;
+    let talking = inquiry_in(&server, "in_progress").await;
     assert_eq!(talking.agent.as_deref(), Some("anna"));
     both_hear_each_other(&mut phone, &mut anna).await;
     assert_eq!(anna.hang_up().await, Some(200));
     assert!(phone.wait_for_bye(WAIT).await);
-    let done = inquiry_where(&server, "resolved", |i| i.status.as_str() == "resolved").await;
+    let done = inquiry_in(&server, "resolved").await;
     // One inquiry tells the whole story: the request, then the talk.
     let events = server
         .running
