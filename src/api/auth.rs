@@ -102,7 +102,7 @@ pub(super) struct LoginResponse {
 
 /// Why a login was refused: an API error, or a locked username (which
 /// needs a `Retry-After` header the error shape does not carry).
-pub(super) enum LoginRefused {
+pub enum LoginRefused {
     Api(ApiError),
     Locked { retry_after_s: i64 },
 }
@@ -196,33 +196,53 @@ pub(super) async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>, LoginRefused> {
+    let session = sign_in(&state, &req.username, &req.password, "API").await?;
+    Ok(Json(LoginResponse {
+        token: session.token,
+        expires_at: rfc3339_from_ms(session.expires_at_ms),
+    }))
+}
+
+/// A token issued by [`sign_in`].
+#[derive(Debug)]
+pub struct SignedIn {
+    pub agent: Agent,
+    pub token: String,
+    pub expires_at_ms: i64,
+}
+
+/// Checks a login and password under the lockout rules and issues a token:
+/// the one way in for both the API's `auth/login` and the console's login
+/// form (`via` names which, in the log).
+pub async fn sign_in(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    via: &str,
+) -> Result<SignedIn, LoginRefused> {
     let now = now_ms();
-    if let Some(until) = state.store.login_locked_until(&req.username, now).await? {
-        tracing::info!(username = ?req.username, "API login refused: username locked");
-        audit_login(&state, &req.username, "login_locked", None, now).await?;
+    if let Some(until) = state.store.login_locked_until(username, now).await? {
+        tracing::info!(username = ?username, via, "login refused: username locked");
+        audit_login(state, username, "login_locked", None, now).await?;
         return Err(LoginRefused::Locked {
             retry_after_s: retry_after_s(until, now),
         });
     }
-    let Some(agent) = state
-        .store
-        .verify_password(&req.username, &req.password)
-        .await?
-    else {
-        tracing::info!(username = ?req.username, "API login failed");
-        audit_login(&state, &req.username, "login_failed", None, now).await?;
+    let Some(agent) = state.store.verify_password(username, password).await? else {
+        tracing::info!(username = ?username, via, "login failed");
+        audit_login(state, username, "login_failed", None, now).await?;
         if let Some(until) = state
             .store
-            .record_login_failure(&req.username, now, state.lockout)
+            .record_login_failure(username, now, state.lockout)
             .await?
         {
-            tracing::warn!(username = ?req.username, until = %rfc3339_from_ms(until), "API username locked after repeated failed logins");
+            tracing::warn!(username = ?username, until = %rfc3339_from_ms(until), "username locked after repeated failed logins");
             let detail = format!(
                 "{} failed logins; locked until {}",
                 state.lockout.max_failures,
                 rfc3339_from_ms(until)
             );
-            audit_login(&state, &req.username, "locked", Some(&detail), now).await?;
+            audit_login(state, username, "locked", Some(&detail), now).await?;
         }
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -231,17 +251,27 @@ pub(super) async fn login(
         )
         .into());
     };
-    state.store.clear_login_failures(&req.username).await?;
+    state.store.clear_login_failures(username).await?;
     let token = state
         .store
         .create_token(&agent.login, state.token_ttl_s, now)
         .await?;
-    audit_login(&state, &agent.login, "login", None, now).await?;
-    tracing::info!(login = %agent.login, "API login");
-    Ok(Json(LoginResponse {
+    audit_login(state, &agent.login, "login", None, now).await?;
+    tracing::info!(login = %agent.login, via, "login");
+    Ok(SignedIn {
+        agent,
         token,
-        expires_at: rfc3339_from_ms(now.saturating_add(state.token_ttl_s.saturating_mul(1000))),
-    }))
+        expires_at_ms: now.saturating_add(state.token_ttl_s.saturating_mul(1000)),
+    })
+}
+
+/// Revokes `token` (a console logout); audited like the API's logout.
+pub async fn sign_out(state: &AppState, token: &str) -> Result<(), ApiError> {
+    let user = CurrentUser::from_token(state, token).await?;
+    state.store.revoke_token(token).await?;
+    audit_login(state, &user.0.login, "logout", None, now_ms()).await?;
+    tracing::info!(login = %user.0.login, "logout");
+    Ok(())
 }
 
 /// Revokes the presented token: later requests with it get 401.
@@ -260,10 +290,7 @@ pub(super) async fn logout(
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let token = bearer_token(&headers)?.ok_or_else(ApiError::unauthenticated)?;
-    let user = CurrentUser::from_token(&state, token).await?;
-    state.store.revoke_token(token).await?;
-    audit_login(&state, &user.0.login, "logout", None, now_ms()).await?;
-    tracing::info!(login = %user.0.login, "API logout");
+    sign_out(&state, token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -52,7 +52,7 @@ const OWNER_CACHE: usize = 10_000;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub(super) struct StreamParams {
+pub(crate) struct StreamParams {
     /// Replay the events after this id first (as the `Last-Event-ID`
     /// header does; the header wins when both are given).
     since: Option<String>,
@@ -78,7 +78,7 @@ pub(super) struct StreamParams {
     security(("bearer" = [])),
     tag = "events"
 )]
-pub(super) async fn stream(
+pub(crate) async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
     params: Result<Query<StreamParams>, QueryRejection>,

@@ -3,11 +3,11 @@
 
 mod agents;
 mod audit;
-mod auth;
+pub(crate) mod auth;
 pub mod channels;
 mod clients;
 mod error;
-mod events;
+pub(crate) mod events;
 mod inquiries;
 mod metrics;
 pub mod openapi;
@@ -17,7 +17,7 @@ mod reports;
 mod routing;
 mod time;
 
-pub use auth::CurrentUser;
+pub use auth::{CurrentUser, LoginRefused, SignedIn, sign_in, sign_out};
 pub use error::{ApiError, ApiJson};
 pub use routing::RoutingState;
 pub use time::rfc3339_from_ms;
@@ -124,6 +124,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/channels/messenger/{name}",
             post(channels::messenger),
         )
+        .merge(crate::web::routes(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,0 +1,41 @@
+//! The web console (issue 7): server-rendered pages for operators, the
+//! head and the admin, served by `hotline serve` at `/`.
+//!
+//! **Why server-rendered.** Pages are HTML built with `maud` from the same
+//! store and API functions the JSON API uses, so access checks, audit and
+//! events are the API's own and the console cannot drift from them. Live
+//! parts (the board, the screen pop) are fragments re-fetched by htmx when
+//! the event stream (`/live`, SSE) says something changed. Everything is
+//! compiled into the binary ([`assets`]): no build step, no CDN.
+//!
+//! Module per concern: [`session`] (cookie, CSRF), [`i18n`] (ru/en),
+//! [`layout`] (the page frame), [`login`], [`live`] (SSE), then one module
+//! per view.
+
+pub mod assets;
+pub mod error;
+pub mod i18n;
+pub mod layout;
+pub mod live;
+pub mod login;
+pub mod session;
+
+use crate::api::AppState;
+use axum::Router;
+use axum::routing::{get, post};
+
+/// The console's routes, merged into the server's router next to
+/// `/api/v1`. Every non-GET route is behind the CSRF check.
+pub fn routes(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(login::home))
+        .route("/login", get(login::show).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/lang/{code}", get(login::set_lang))
+        .route("/live", get(live::stream))
+        .route("/static/{name}", get(assets::serve))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            session::require_csrf,
+        ))
+}

@@ -1,0 +1,225 @@
+//! The console's front door without a browser: the login form, the session
+//! cookie's flags, CSRF refusals, logout revoking the session, and the
+//! embedded assets. (The browser journeys are in `tests/browser.rs`.)
+
+mod common;
+
+use common::{TestServer, agent};
+use hotline::role::Role;
+use hotline::sip::digest::Algorithm;
+use reqwest::StatusCode;
+use reqwest::header::{LOCATION, SET_COOKIE};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn server() -> (TestServer, String) {
+    let mut head = agent("head", "head-password", &[Algorithm::Md5]);
+    head.role = Role::Head;
+    let server = TestServer::start(vec![head]).await;
+    let base = format!("http://{}", server.running.http_addr);
+    (server, base)
+}
+
+/// Signs in through the form; returns the session cookie (`name=value`).
+async fn sign_in(base: &str) -> String {
+    let reply = client()
+        .post(format!("{base}/login"))
+        .form(&[("username", "head"), ("password", "head-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    let cookie = reply.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn login_form_sets_an_http_only_strict_cookie_and_refuses_a_wrong_password() {
+    let (_server, base) = server().await;
+    let form = client().get(format!("{base}/login")).send().await.unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let html = form.text().await.unwrap();
+    assert!(html.contains("name=\"password\""), "{html}");
+    assert!(html.contains("lang=\"ru\""), "Russian by default: {html}");
+
+    let wrong = client()
+        .post(format!("{base}/login"))
+        .form(&[("username", "head"), ("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().get(SET_COOKIE).is_none());
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("Неверный логин или пароль")
+    );
+
+    let good = client()
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "head"),
+            ("password", "head-password"),
+            ("next", "/reports"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(good.status(), StatusCode::SEE_OTHER);
+    assert_eq!(good.headers()[LOCATION], "/reports");
+    let cookie = good.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("hotline_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+}
+
+#[tokio::test]
+async fn an_open_redirect_after_login_is_refused() {
+    let (_server, base) = server().await;
+    let reply = client()
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", "head"),
+            ("password", "head-password"),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.headers()[LOCATION], "/board");
+}
+
+#[tokio::test]
+async fn a_login_posted_from_another_site_is_refused() {
+    let (_server, base) = server().await;
+    let reply = client()
+        .post(format!("{base}/login"))
+        .header("origin", "http://evil.example")
+        .form(&[("username", "head"), ("password", "head-password")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::FORBIDDEN);
+    assert!(reply.headers().get(SET_COOKIE).is_none());
+}
+
+#[tokio::test]
+async fn pages_without_a_session_send_the_browser_to_the_login_form() {
+    let (_server, base) = server().await;
+    let reply = client().get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(reply.headers()[LOCATION], "/login");
+    let reply = client().get(format!("{base}/live")).send().await.unwrap();
+    assert_eq!(reply.headers()[LOCATION], "/login?next=/live");
+}
+
+#[tokio::test]
+async fn logout_needs_the_csrf_token_and_then_revokes_the_session() {
+    let (_server, base) = server().await;
+    let cookie = sign_in(&base).await;
+    // The session works: the live feed opens.
+    let live = client()
+        .get(format!("{base}/live"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    assert!(
+        live.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    drop(live);
+
+    // A form without the token (as another site would post it) is refused.
+    let forged = client()
+        .post(format!("{base}/logout"))
+        .header("cookie", &cookie)
+        .form(&[("x", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let wrong = client()
+        .post(format!("{base}/logout"))
+        .header("cookie", &cookie)
+        .form(&[("_csrf", "00000000000000000000000000000000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+
+    // The token from a page the user was shown works.
+    let login_page = client()
+        .get(format!("{base}/login"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The login page has no CSRF field; compute the expected one the way a
+    // signed-in page shows it.
+    assert!(!login_page.contains("_csrf"));
+    let token = cookie.split_once('=').unwrap().1;
+    let csrf = hotline::web::session::csrf_token(token);
+    let out = client()
+        .post(format!("{base}/logout"))
+        .header("cookie", &cookie)
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(
+        out.headers()[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let after = client()
+        .get(format!("{base}/live"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::SEE_OTHER,
+        "the old cookie no longer opens anything"
+    );
+}
+
+#[tokio::test]
+async fn assets_are_served_from_the_binary() {
+    let (_server, base) = server().await;
+    let htmx = client()
+        .get(format!("{base}/static/htmx.min.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(htmx.status(), StatusCode::OK);
+    assert!(
+        htmx.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    assert!(htmx.text().await.unwrap().contains("htmx"));
+    let missing = client()
+        .get(format!("{base}/static/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
