@@ -5,6 +5,7 @@
 pub mod agent_phone;
 pub mod call_phone;
 pub mod sip_phone;
+pub mod webdriver;
 
 use hotline::config::{AgentConfig, Config};
 use hotline::role::Role;

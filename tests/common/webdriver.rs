@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// The W3C element key in WebDriver JSON.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4a2b4a8a9ad2";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Browser {
     driver: Child,
@@ -51,7 +51,7 @@ impl Browser {
             let mut lines = BufReader::new(stdout).lines();
             for line in lines.by_ref() {
                 let line = line.ok()?;
-                if let Some(rest) = line.split("on port ").nth(1) {
+                if let Some(rest) = line.split("started successfully on port ").nth(1) {
                     let port: u16 = rest.trim_end_matches('.').trim().parse().ok()?;
                     // Keep draining so chromedriver never blocks on a full pipe.
                     std::thread::spawn(move || for _ in lines {});
@@ -120,11 +120,19 @@ impl Browser {
     }
 
     pub async fn current_url(&self) -> String {
-        self.get("/url").await.as_str().unwrap_or_default().to_owned()
+        self.get("/url")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     pub async fn page_source(&self) -> String {
-        self.get("/source").await.as_str().unwrap_or_default().to_owned()
+        self.get("/source")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     }
 
     /// The element matching `css` now, if any.
@@ -253,9 +261,7 @@ impl Browser {
 
     /// Chooses the `<option>` with `value` in the `<select>` matching `css`.
     pub async fn select(&self, css: &str, value: &str) {
-        let option = self
-            .find(&format!("{css} option[value=\"{value}\"]"))
-            .await;
+        let option = self.find(&format!("{css} option[value=\"{value}\"]")).await;
         self.click(&option).await;
     }
 
@@ -267,11 +273,8 @@ impl Browser {
     /// Runs `script` in the page (`arguments` are `args`) and returns its
     /// result.
     pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
-        self.post(
-            "/execute/sync",
-            json!({ "script": script, "args": args }),
-        )
-        .await
+        self.post("/execute/sync", json!({ "script": script, "args": args }))
+            .await
     }
 
     /// Signs in through the login form; waits until the form is gone.
