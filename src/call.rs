@@ -20,9 +20,9 @@ pub use overload::{OverloadDetector, watch_pacing};
 
 use crate::acd::{AgentRequest, CallId};
 use crate::config::DepartmentConfig;
+use crate::ivr::Script;
 use crate::ivr::interpreter::{Input, Outcome, Output, RouteTarget, Session, TimerId};
 use crate::ivr::registry::ScriptRegistry;
-use crate::ivr::{Calendar, Script};
 use crate::media::bridge::Bridge;
 use crate::media::dtmf::parse_info_body;
 use crate::media::ports::RtpPortPool;
@@ -63,7 +63,7 @@ pub struct CallContext {
     pub shell: Arc<SipShell>,
     pub flows: Arc<dyn FlowLookup>,
     pub prompts: Arc<PromptCache>,
-    pub calendar: Calendar,
+    pub calendar: crate::ivr::calendar::LiveCalendar,
     pub ports: Arc<RtpPortPool>,
     /// Address RTP sockets bind to (the SIP listen IP, often 0.0.0.0).
     pub media_bind_ip: IpAddr,
@@ -449,8 +449,9 @@ async fn run_call(
     let (orders_tx, mut orders_rx) = mpsc::unbounded_channel();
     let (agent_media_tx, mut agent_media_rx) = mpsc::unbounded_channel();
 
-    let calendar_now = ctx.calendar.local_time(now_ms / 1000);
-    let ivr = Session::new(script, calendar_now, &ctx.calendar);
+    let calendar = ctx.calendar.get();
+    let calendar_now = calendar.local_time(now_ms / 1000);
+    let ivr = Session::new(script, calendar_now, &calendar);
     let mut call = Call {
         ctx: ctx.clone(),
         handle,

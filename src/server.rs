@@ -187,11 +187,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (inquiries, inquiry_writer) =
         InquiryWriter::spawn_with_crm_outbox(store.clone(), config.crm.enabled());
     let metrics = Arc::new(Metrics::default());
+    let calendar = crate::ivr::calendar::LiveCalendar::new(config.calendar.clone());
     let call_ctx = Arc::new(CallContext {
         shell: shell.clone(),
         flows: registry.clone(),
         prompts: registry.prompts().clone(),
-        calendar: config.calendar.clone(),
+        calendar: calendar.clone(),
         ports: Arc::new(
             RtpPortPool::new(config.media.rtp_ports.lo, config.media.rtp_ports.hi)
                 .context("bad RTP port range")?,
@@ -246,6 +247,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         }
     }));
     let app = AppState {
+        calendar: calendar.clone(),
+        ivr: Some(registry.clone()),
         store: store.clone(),
         realm: realm.clone(),
         token_ttl_s: config.http.token_ttl_s,

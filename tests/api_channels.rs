@@ -75,6 +75,8 @@ impl Server {
             lockout: hotline::store::LoginLockout::default(),
             metrics: Default::default(),
             stopping: tokio::sync::watch::channel(false).1,
+            calendar: Default::default(),
+            ivr: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

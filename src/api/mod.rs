@@ -59,6 +59,12 @@ pub struct AppState {
     /// Turns `true` when the server stops: endless responses (the event
     /// stream) end, so the graceful HTTP shutdown does not wait for them.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Working hours in force (the IVR's `business_hours`); replaceable
+    /// while the server runs.
+    pub calendar: crate::ivr::calendar::LiveCalendar,
+    /// The live IVR flows; `None` where the API runs without the SIP side
+    /// (the IVR script endpoints then answer 503).
+    pub ivr: Option<std::sync::Arc<crate::ivr::registry::ScriptRegistry>>,
 }
 
 /// What changed about an agent, by login.

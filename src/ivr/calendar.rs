@@ -240,6 +240,39 @@ impl Calendar {
     }
 }
 
+/// The calendar in force, shared by the call layer (each new call reads it
+/// once, when its IVR starts) and the console, which can replace it while
+/// the server runs. A call in progress keeps the calendar it started with,
+/// as it keeps its IVR script version.
+#[derive(Debug, Clone, Default)]
+pub struct LiveCalendar(std::sync::Arc<std::sync::RwLock<std::sync::Arc<Calendar>>>);
+
+impl LiveCalendar {
+    pub fn new(calendar: Calendar) -> LiveCalendar {
+        LiveCalendar(std::sync::Arc::new(std::sync::RwLock::new(
+            std::sync::Arc::new(calendar),
+        )))
+    }
+
+    /// The calendar for a call starting now.
+    pub fn get(&self) -> std::sync::Arc<Calendar> {
+        let guard = self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::sync::Arc::clone(&guard)
+    }
+
+    /// Puts `calendar` in force for calls that start from now on.
+    pub fn set(&self, calendar: Calendar) {
+        let mut guard = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard = std::sync::Arc::new(calendar);
+    }
+}
+
 /// The `[calendar]` config table as written; see the module docs.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
