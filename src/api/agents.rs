@@ -404,7 +404,9 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(view_one(&state, agent).await?)))
 }
 
-/// Changes an agent (admin). A new password takes effect on the phone too.
+/// Changes an agent (admin). A new password takes effect on the phone too,
+/// and signs the agent out everywhere: its API tokens and console sessions
+/// are revoked.
 #[utoipa::path(
     patch, path = "/api/v1/agents/{login}", tag = "agents",
     params(("login" = String, Path, description = "The agent's login")),

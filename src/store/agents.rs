@@ -489,7 +489,8 @@ impl Store {
     }
 
     /// Changes the fields the patch sets. A new password recomputes the
-    /// argon2 hash and both HA1s (with `realm`).
+    /// argon2 hash and both HA1s (with `realm`) and revokes the agent's
+    /// tokens.
     pub async fn update_agent(
         &self,
         login: &str,
@@ -529,6 +530,15 @@ impl Store {
         }
         if let Some(queues) = &p.queues {
             replace_queues(&mut tx, login, queues).await?;
+        }
+        if p.password.is_some() {
+            // A new password ends every session of the old one (API tokens
+            // and console cookies alike): a password is usually changed
+            // because someone else may know the old one.
+            sqlx::query("DELETE FROM api_tokens WHERE login = $1")
+                .bind(login)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         self.get_agent(login).await?.ok_or(StoreError::NotFound)

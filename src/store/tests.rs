@@ -236,6 +236,25 @@ async fn update_changes_password_ha1_and_fields() {
 }
 
 #[tokio::test]
+async fn a_new_password_ends_the_old_sessions_and_a_rename_does_not() {
+    let s = store().await;
+    s.create_agent(&new_agent("anna"), REALM).await.unwrap();
+    let token = s.create_token("anna", 3600, 0).await.unwrap();
+    let rename = AgentPatch {
+        name: Some("Anna".into()),
+        ..Default::default()
+    };
+    s.update_agent("anna", &rename, REALM).await.unwrap();
+    assert!(s.token_user(&token, 0).await.unwrap().is_some());
+    let new_password = AgentPatch {
+        password: Some("another-secret".into()),
+        ..Default::default()
+    };
+    s.update_agent("anna", &new_password, REALM).await.unwrap();
+    assert!(s.token_user(&token, 0).await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn verify_password_rejects_wrong_and_unknown() {
     let s = store().await;
     s.create_agent(&new_agent("anna"), REALM).await.unwrap();
