@@ -43,6 +43,8 @@ async fn login_form_sets_an_http_only_strict_cookie_and_refuses_a_wrong_password
     let (_server, base) = server().await;
     let form = client().get(format!("{base}/login")).send().await.unwrap();
     assert_eq!(form.status(), StatusCode::OK);
+    assert_eq!(form.headers()["x-frame-options"], "DENY");
+    assert_eq!(form.headers()["cache-control"], "no-store");
     let html = form.text().await.unwrap();
     assert!(html.contains("name=\"password\""), "{html}");
     assert!(html.contains("lang=\"ru\""), "Russian by default: {html}");

@@ -14,6 +14,7 @@
 
 pub mod assets;
 pub mod error;
+pub mod headers;
 pub mod i18n;
 pub mod layout;
 pub mod live;
@@ -38,4 +39,5 @@ pub fn routes(state: AppState) -> Router<AppState> {
             state,
             session::require_csrf,
         ))
+        .layer(axum::middleware::from_fn(headers::secure))
 }
