@@ -277,6 +277,24 @@ impl Browser {
             .await
     }
 
+    /// Resizes the browser window (e.g. 768×1024 for a tablet).
+    pub async fn set_window(&self, width: u32, height: u32) {
+        self.post("/window/rect", json!({ "width": width, "height": height }))
+            .await;
+    }
+
+    /// How far the page is wider than the window, in CSS pixels (0 when
+    /// nothing forces horizontal scrolling).
+    pub async fn horizontal_overflow(&self) -> i64 {
+        self.execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await
+        .as_i64()
+        .unwrap_or(i64::MAX)
+    }
+
     /// Signs in through the login form; waits until the form is gone.
     pub async fn sign_in(&self, base: &str, login: &str, password: &str) {
         self.goto(&format!("{base}/login")).await;
