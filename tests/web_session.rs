@@ -203,6 +203,28 @@ async fn logout_needs_the_csrf_token_and_then_revokes_the_session() {
 }
 
 #[tokio::test]
+async fn a_browser_gets_a_404_page_and_an_api_client_json() {
+    let (_server, base) = server().await;
+    let page = client()
+        .get(format!("{base}/no-such-page"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.text().await.unwrap().contains("<h1>404"));
+    let api = client()
+        .get(format!("{base}/api/v1/no-such"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
 async fn assets_are_served_from_the_binary() {
     let (_server, base) = server().await;
     let htmx = client()

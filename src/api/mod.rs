@@ -161,8 +161,24 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json:
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint")
+/// 404 as JSON for API clients, or as a page when a browser asked for a
+/// console address that does not exist.
+async fn not_found(
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let error = ApiError::not_found("no such endpoint");
+    let wants_page = !uri.path().starts_with("/api/")
+        && headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page {
+        crate::web::error::WebError(error).into_response()
+    } else {
+        error.into_response()
+    }
 }
 
 async fn method_not_allowed() -> ApiError {
