@@ -62,8 +62,9 @@ impl EditForm {
     }
 
     /// The PATCH body. An empty name or category leaves it as it is (the
-    /// API has no "clear" for them); the lists replace the client's lists,
-    /// so emptying one removes them all. Handles are not edited here.
+    /// API has no "clear" for them); a list sent replaces the client's
+    /// list, so emptying one removes them all (a field not sent at all
+    /// leaves it alone). Handles are not edited here.
     fn request(&self) -> ClientRequest {
         let text = |v: &Option<String>| {
             v.as_deref()
@@ -74,17 +75,16 @@ impl EditForm {
         ClientRequest {
             name: text(&self.name),
             category: text(&self.category),
-            phones: Some(entries(self.phones.as_deref())),
-            emails: Some(entries(self.emails.as_deref())),
+            phones: self.phones.as_deref().map(entries),
+            emails: self.emails.as_deref().map(entries),
             handles: None,
         }
     }
 }
 
 /// The non-empty entries of a one-per-line list.
-fn entries(text: Option<&str>) -> Vec<String> {
-    text.unwrap_or_default()
-        .split(['\n', ',', ';'])
+fn entries(text: &str) -> Vec<String> {
+    text.split(['\n', ',', ';'])
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(str::to_owned)
@@ -231,13 +231,13 @@ fn edit_messages(
             "category" => "Неизвестная категория.".to_owned(),
             "phones" => refused_entries(
                 "Не номер телефона",
-                entries(form.phones.as_deref())
+                entries(form.phones.as_deref().unwrap_or_default())
                     .into_iter()
                     .filter(|p| crate::phone::normalize(p).is_none()),
             ),
             "emails" => refused_entries(
                 "Не адрес эл. почты",
-                entries(form.emails.as_deref())
+                entries(form.emails.as_deref().unwrap_or_default())
                     .into_iter()
                     .filter(|m| normalize_email(m).is_none()),
             ),
@@ -429,10 +429,10 @@ mod tests {
     #[test]
     fn lists_split_on_lines_commas_and_semicolons() {
         assert_eq!(
-            entries(Some(" 8 916 123-45-67\r\n\n+7 495 000-00-00, 100; ")),
+            entries(" 8 916 123-45-67\r\n\n+7 495 000-00-00, 100; "),
             vec!["8 916 123-45-67", "+7 495 000-00-00", "100"]
         );
-        assert!(entries(None).is_empty());
+        assert!(entries("").is_empty());
     }
 
     #[test]
@@ -449,6 +449,7 @@ mod tests {
         assert_eq!(r.phones, Some(vec![]));
         assert_eq!(r.emails, Some(vec!["a@b.ru".to_owned()]));
         assert!(r.handles.is_none());
+        assert_eq!(EditForm::default().request().phones, None);
     }
 
     #[test]
