@@ -393,6 +393,9 @@ async fn a_bad_filter_re_renders_the_form_with_the_error_at_the_field() {
     let (status, html) = w.head.page("/inquiries?status=lost").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("id=\"error-status\""), "{html}");
+    let (status, html) = w.head.page("/clients?q=anna&limit=0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("value=\"anna\""), "{html}");
 }
 
 #[tokio::test]

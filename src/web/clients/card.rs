@@ -56,7 +56,15 @@ impl EditForm {
         EditForm {
             name: client.name.clone(),
             category: client.category.clone(),
-            phones: Some(client.phones.join("\n")),
+            // As people write them; the API normalises them back on save.
+            phones: Some(
+                client
+                    .phones
+                    .iter()
+                    .map(|p| phone(p))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
             emails: Some(client.emails.join("\n")),
         }
     }
