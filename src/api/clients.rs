@@ -32,7 +32,7 @@ const DEFAULT_PAGE: i64 = 50;
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub(super) struct SearchParams {
+pub(crate) struct SearchParams {
     /// Part of the name (any case), a phone number in any form, part of an
     /// e-mail address or a messenger handle. Absent: all clients.
     q: Option<String>,
@@ -47,11 +47,11 @@ pub(super) struct SearchParams {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub(super) struct HistoryParams {
+pub(crate) struct HistoryParams {
     /// Page size, 1 to 1000 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
-    cursor: Option<String>,
+    pub(crate) limit: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// `POST /api/v1/clients` and `PATCH /{id}`: absent fields are left empty
@@ -153,7 +153,7 @@ async fn head_only(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn search(
+pub(crate) async fn search(
     State(state): State<AppState>,
     user: CurrentUser,
     params: Result<Query<SearchParams>, QueryRejection>,
@@ -225,7 +225,7 @@ pub(super) async fn create(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -253,7 +253,7 @@ pub(super) async fn get(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -337,7 +337,7 @@ pub(super) async fn merge(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn history(
+pub(crate) async fn history(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,

@@ -13,9 +13,11 @@
 //! per view.
 
 pub mod assets;
+pub mod clients;
 pub mod error;
 pub mod headers;
 pub mod i18n;
+pub mod inquiries;
 pub mod layout;
 pub mod live;
 pub mod login;
@@ -35,6 +37,12 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/lang/{code}", get(login::set_lang))
         .route("/live", get(live::stream))
         .route("/static/{name}", get(assets::serve))
+        .route("/inquiries", get(inquiries::search))
+        .route("/clients", get(clients::search))
+        .route(
+            "/clients/{id}",
+            get(clients::card::show).post(clients::card::save),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::require_csrf,
