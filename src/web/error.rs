@@ -44,11 +44,14 @@ impl IntoResponse for WebError {
                     main {
                         div.error-page {
                             h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
+                            @if let Some((ru, en)) = explain(status) {
+                                p.error-explained { (ru) br; span.muted { (en) } }
+                            }
                             p.error-message { (self.0.message) }
                             @if !fields.is_empty() {
                                 ul { @for (field, message) in fields { li { b { (field) } ": " (message) } } }
                             }
-                            p { a href="/" { "hotline" } }
+                            p { a href="/" { "← hotline" } }
                         }
                     }
                 }
@@ -56,4 +59,28 @@ impl IntoResponse for WebError {
         };
         (status, body).into_response()
     }
+}
+
+/// What the status means to a console user, in both languages: the error
+/// page does not know the user's language (it may have no session at all).
+fn explain(status: StatusCode) -> Option<(&'static str, &'static str)> {
+    Some(match status {
+        StatusCode::FORBIDDEN => (
+            "Нет доступа: ваша роль не позволяет открыть эту страницу или запись.",
+            "Access denied: your role does not allow this page or record.",
+        ),
+        StatusCode::NOT_FOUND => (
+            "Не найдено: такой страницы или записи нет.",
+            "Not found: no such page or record.",
+        ),
+        StatusCode::CONFLICT => (
+            "Конфликт: запись изменилась или уже существует.",
+            "Conflict: the record changed or already exists.",
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "Сервис временно недоступен.",
+            "The service is temporarily unavailable.",
+        ),
+        _ => return None,
+    })
 }
