@@ -13,8 +13,8 @@ mod metrics;
 pub mod openapi;
 mod query;
 mod recordings;
-mod reports;
-mod routing;
+pub(crate) mod reports;
+pub(crate) mod routing;
 mod time;
 
 pub use auth::{CurrentUser, LoginRefused, SignedIn, sign_in, sign_out};
