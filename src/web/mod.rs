@@ -13,11 +13,14 @@
 //! per view.
 
 pub mod assets;
+pub mod board;
+pub mod chart;
 pub mod error;
 pub mod i18n;
 pub mod layout;
 pub mod live;
 pub mod login;
+pub mod reports;
 pub mod session;
 
 use crate::api::AppState;
@@ -34,6 +37,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/lang/{code}", get(login::set_lang))
         .route("/live", get(live::stream))
         .route("/static/{name}", get(assets::serve))
+        .route("/board", get(board::show))
+        .route("/board/fragment", get(board::fragment))
+        .route("/reports", get(reports::show))
+        .route("/reports/summary.csv", get(reports::summary_csv))
+        .route("/reports/agents.csv", get(reports::agents_csv))
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::require_csrf,
