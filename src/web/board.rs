@@ -159,7 +159,7 @@ fn today(lang: Lang, today: &SummaryRow) -> Markup {
                 (figure(lang.t("Звонков", "Calls"), today.calls_offered.to_string(), "calls"))
                 (figure(lang.t("Отвечено", "Answered"), today.calls_answered.to_string(), "answered"))
                 (figure(lang.t("Уровень обслуживания", "Service level"), share_text(today.service_level), "service-level"))
-                (figure(lang.t("Потерянные", "Abandon rate"), share_text(today.abandoned_share), "abandoned"))
+                (figure(lang.t("Доля потерянных", "Abandon rate"), share_text(today.abandoned_share), "abandoned"))
                 (figure(lang.t("Среднее ожидание", "Average wait"), opt_clock(today.avg_wait_ms), "avg-wait"))
             }
         }
@@ -243,9 +243,9 @@ fn queues(lang: Lang, queues: &[QueueView]) -> Markup {
                 table {
                     thead { tr {
                         th { (lang.t("Очередь", "Queue")) }
-                        th { (lang.t("Ждут", "Waiting")) }
-                        th { (lang.t("Дольше всех ждёт", "Longest wait")) }
-                        th { (lang.t("Свободно операторов", "Agents available")) }
+                        th.num { (lang.t("Ждут", "Waiting")) }
+                        th.num { (lang.t("Дольше всех ждёт", "Longest wait")) }
+                        th.num { (lang.t("Свободно операторов", "Agents available")) }
                     } }
                     tbody {
                         @for queue in queues {

@@ -54,7 +54,7 @@ pub fn percent(share: f64) -> String {
     format!("{:.1} %", share * 100.0)
 }
 
-const WIDTH: f64 = 720.0;
+const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 48.0;
 const RIGHT: f64 = 8.0;
@@ -138,7 +138,7 @@ pub fn bar_chart(id: &str, title: &str, bars: &[Bar], scale: Scale) -> Markup {
     }
 }
 
-/// An SVG coordinate with one decimal: enough for a 720-wide picture,
+/// An SVG coordinate with one decimal: enough for a 600-wide picture,
 /// and short.
 fn coord(v: f64) -> String {
     format!("{v:.1}")

@@ -264,7 +264,7 @@ fn totals(lang: Lang, summary: &SummaryReport) -> Markup {
                 share_text(total.service_level),
                 "service-level",
             ))
-            (figure(lang.t("Потерянные", "Abandon rate"), share_text(total.abandoned_share), "abandoned"))
+            (figure(lang.t("Доля потерянных", "Abandon rate"), share_text(total.abandoned_share), "abandoned"))
             (figure(lang.t("Среднее ожидание", "Average wait"), opt_clock(total.avg_wait_ms), "avg-wait"))
         }
     }
@@ -379,14 +379,14 @@ fn agents_table(lang: Lang, report: &AgentsReport, names: &HashMap<String, Strin
                 table #agents-report {
                     thead { tr {
                         th { (lang.t("Оператор", "Agent")) }
-                        th { (lang.t("Звонков принято", "Calls handled")) }
-                        th { (lang.t("Обращений решено", "Inquiries resolved")) }
-                        th { (lang.t("Разговор", "Talk time")) }
-                        th { (lang.t("Постобработка", "Wrap-up")) }
-                        th { (lang.t("Среднее время обработки", "Average handle time")) }
-                        th { (lang.t("Свободен", "Available")) }
-                        th { (lang.t("Занят", "Busy")) }
-                        th { (lang.t("Пауза", "Paused")) }
+                        th.num { (lang.t("Звонков принято", "Calls handled")) }
+                        th.num { (lang.t("Обращений решено", "Inquiries resolved")) }
+                        th.num { (lang.t("Разговор", "Talk time")) }
+                        th.num { (lang.t("Постобработка", "Wrap-up")) }
+                        th.num { (lang.t("Среднее время обработки", "Average handle time")) }
+                        th.num { (lang.t("Свободен", "Available")) }
+                        th.num { (lang.t("Занят", "Busy")) }
+                        th.num { (lang.t("Пауза", "Paused")) }
                     } }
                     tbody {
                         @for r in &report.agents { (row(r, false)) }
