@@ -260,7 +260,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             live_calls: live_calls.clone(),
             departments: config.departments.clone().into(),
         }),
-        reports: config.reports.clone(),
+        reports: crate::config::ReportsConfig {
+            local_utc_offset_minutes: config.calendar.utc_offset_minutes,
+            ..config.reports.clone()
+        },
         lockout: LoginLockout {
             max_failures: config.http.lockout_failures,
             window_ms: ms_of_s(config.http.lockout_window_s),

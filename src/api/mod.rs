@@ -13,8 +13,8 @@ mod metrics;
 pub mod openapi;
 mod query;
 mod recordings;
-mod reports;
-mod routing;
+pub(crate) mod reports;
+pub(crate) mod routing;
 mod time;
 
 pub use auth::{CurrentUser, LoginRefused, SignedIn, sign_in, sign_out};
@@ -191,7 +191,7 @@ async fn method_not_allowed() -> ApiError {
 
 /// Wall-clock time for token and binding expiry. The API is shell code;
 /// the store's expiry queries take `now_ms` so that tests can pin it.
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -29,18 +29,18 @@ use serde::{Deserialize, Serialize};
 pub struct SummaryParams {
     /// First day, `YYYY-MM-DD` (required).
     #[param(required = true, value_type = String, format = Date)]
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Last day, included, `YYYY-MM-DD` (required).
     #[param(required = true, value_type = String, format = Date)]
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// `day` (default), `week` (Monday to Sunday) or `month`.
     #[param(value_type = Option<crate::report::Group>)]
-    group: Option<String>,
+    pub(crate) group: Option<String>,
     /// `json` (default) or `csv`.
     #[param(pattern = "^(json|csv)$")]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
     /// UTC offset the days are read in, `+03:00`; default UTC.
-    tz: Option<String>,
+    pub(crate) tz: Option<String>,
 }
 
 /// Query of the agents report.
@@ -50,15 +50,15 @@ pub struct SummaryParams {
 pub struct AgentsParams {
     /// First day, `YYYY-MM-DD` (required).
     #[param(required = true, value_type = String, format = Date)]
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Last day, included, `YYYY-MM-DD` (required).
     #[param(required = true, value_type = String, format = Date)]
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// `json` (default) or `csv`.
     #[param(pattern = "^(json|csv)$")]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
     /// UTC offset the days are read in, `+03:00`; default UTC.
-    tz: Option<String>,
+    pub(crate) tz: Option<String>,
 }
 
 /// Reads an optional enum-like parameter; an empty value means the default.
@@ -119,13 +119,26 @@ pub async fn summary(
     RawQuery(raw_query): RawQuery,
     params: Result<Query<SummaryParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    user.require(AccessLevel::Head)?;
     let Query(p) = params?;
+    let (format, report) = read_summary(&state, &user, raw_query.as_deref(), p).await?;
+    Ok(summary_response(format, &report))
+}
+
+/// Everything behind `reports/summary` but the rendering: the access
+/// check, validation (422 per field), the audit entry and the figures.
+/// The console's report page and CSV download go through it too.
+pub(crate) async fn read_summary(
+    state: &AppState,
+    user: &CurrentUser,
+    raw_query: Option<&str>,
+    p: SummaryParams,
+) -> Result<(Format, SummaryReport), ApiError> {
+    user.require(AccessLevel::Head)?;
     let mut errors = Vec::new();
     let group = parse_choice("group", p.group.as_deref(), Group::Day, &mut errors);
     let format = parse_choice("format", p.format.as_deref(), Format::Json, &mut errors);
     let range = parse_range(p.from.as_deref(), p.to.as_deref(), p.tz.as_deref(), errors)?;
-    audit_report(&state, &user, "summary", raw_query.as_deref()).await?;
+    audit_report(state, user, "summary", raw_query).await?;
     let report = summary_report(
         &state.store,
         &range,
@@ -134,8 +147,13 @@ pub async fn summary(
         now_ms(),
     )
     .await?;
+    Ok((format, report))
+}
+
+/// The summary as JSON or as a CSV download.
+pub(crate) fn summary_response(format: Format, report: &SummaryReport) -> Response {
     let file_name = format!("hotline-summary-{}_{}.csv", report.from, report.to);
-    Ok(render(format, file_name, &report, summary_csv))
+    render(format, file_name, report, summary_csv)
 }
 
 #[utoipa::path(
@@ -162,15 +180,32 @@ pub async fn agents(
     RawQuery(raw_query): RawQuery,
     params: Result<Query<AgentsParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    user.require(AccessLevel::Head)?;
     let Query(p) = params?;
+    let (format, report) = read_agents(&state, &user, raw_query.as_deref(), p).await?;
+    Ok(agents_response(format, &report))
+}
+
+/// Everything behind `reports/agents` but the rendering (as
+/// [`read_summary`]).
+pub(crate) async fn read_agents(
+    state: &AppState,
+    user: &CurrentUser,
+    raw_query: Option<&str>,
+    p: AgentsParams,
+) -> Result<(Format, AgentsReport), ApiError> {
+    user.require(AccessLevel::Head)?;
     let mut errors = Vec::new();
     let format = parse_choice("format", p.format.as_deref(), Format::Json, &mut errors);
     let range = parse_range(p.from.as_deref(), p.to.as_deref(), p.tz.as_deref(), errors)?;
-    audit_report(&state, &user, "agents", raw_query.as_deref()).await?;
+    audit_report(state, user, "agents", raw_query).await?;
     let report = agents_report(&state.store, &range, now_ms()).await?;
+    Ok((format, report))
+}
+
+/// The agents report as JSON or as a CSV download.
+pub(crate) fn agents_response(format: Format, report: &AgentsReport) -> Response {
     let file_name = format!("hotline-agents-{}_{}.csv", report.from, report.to);
-    Ok(render(format, file_name, &report, agents_csv))
+    render(format, file_name, report, agents_csv)
 }
 
 /// The report as JSON, or as a CSV download named `file_name`.
@@ -198,7 +233,7 @@ fn render<R: Serialize>(
 
 /// Who pulled which report: the figures are the department's internal
 /// data, so their reads are on the audit log like client records.
-async fn audit_report(
+pub(crate) async fn audit_report(
     state: &AppState,
     user: &CurrentUser,
     kind: &str,

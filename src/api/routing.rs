@@ -214,7 +214,7 @@ pub struct QueuesView {
     security(("bearer" = [])),
     tag = "routing"
 )]
-pub(super) async fn queues(
+pub(crate) async fn queues(
     State(state): State<AppState>,
     _user: CurrentUser,
 ) -> Result<Json<QueuesView>, ApiError> {
@@ -270,7 +270,7 @@ pub struct CallsView {
     security(("bearer" = [])),
     tag = "routing"
 )]
-pub(super) async fn calls(
+pub(crate) async fn calls(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<CallsView>, ApiError> {

@@ -14,6 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub(crate) const DAY_MS: i64 = 86_400_000;
+const HOUR_MS: i64 = 3_600_000;
 
 /// Longest range one report covers: ten years of days is still a small
 /// answer, and it keeps a typo in a year from building a huge one.
@@ -121,6 +122,20 @@ impl DateRange {
         }
     }
 
+    /// The single local day (at a UTC offset) that holds `at_ms`: the live
+    /// board's "today", computed with the same day boundaries as a report.
+    pub fn day_of(at_ms: i64, utc_offset_minutes: i32) -> DateRange {
+        let mut range = DateRange {
+            first_day: 0,
+            last_day: 0,
+            utc_offset_minutes,
+        };
+        let day = range.local_day(at_ms);
+        range.first_day = day;
+        range.last_day = day;
+        range
+    }
+
     fn offset_ms(&self) -> i64 {
         i64::from(self.utc_offset_minutes) * 60_000
     }
@@ -143,6 +158,12 @@ impl DateRange {
     /// The local day an instant falls on.
     pub fn local_day(&self, at_ms: i64) -> i64 {
         (at_ms + self.offset_ms()).div_euclid(DAY_MS)
+    }
+
+    /// The local hour of day an instant falls in, `0..24`.
+    pub fn local_hour(&self, at_ms: i64) -> usize {
+        let hour = (at_ms + self.offset_ms()).rem_euclid(DAY_MS) / HOUR_MS;
+        usize::try_from(hour).unwrap_or(0)
     }
 
     /// `+03:00` style label of the offset.
@@ -359,6 +380,16 @@ mod tests {
         let late = 1_740_787_200_000 + 22 * 3_600_000 + 1_800_000;
         assert_eq!(utc.local_day(late), day("2025-03-01"));
         assert_eq!(msk.local_day(late), day("2025-03-02"));
+        assert_eq!(utc.local_hour(late), 22);
+        assert_eq!(msk.local_hour(late), 1);
+        assert_eq!(utc.local_hour(utc.start_ms() - 1), 23);
+        // "Today" in Moscow at 22:30 UTC on 1 March is 2 March.
+        let today = DateRange::day_of(late, 180);
+        assert_eq!(
+            (today.first_day, today.last_day),
+            (day("2025-03-02"), day("2025-03-02"))
+        );
+        assert_eq!(today.start_ms(), 1_740_787_200_000 + 21 * 3_600_000);
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct SummaryRow {
     pub by_topic: BTreeMap<String, u64>,
     /// Inquiries per current status; every status is listed.
     pub by_status: BTreeMap<String, u64>,
+    /// Inquiries per local hour of day (the range's `tz`): 24 counts,
+    /// index 0 = created from 00:00 to 00:59.
+    #[schema(min_items = 24, max_items = 24)]
+    pub by_hour: Vec<u64>,
     /// Phone inquiries.
     pub calls_offered: u64,
     /// Calls an agent picked up (`answered_at` set).
@@ -61,6 +65,8 @@ pub struct SummaryRow {
     /// Calls with status `abandoned`: the caller hung up before a person
     /// answered (in the IVR or in the queue).
     pub calls_abandoned: u64,
+    /// The abandon rate: `calls_abandoned / calls_offered`, 0..1, 4 decimals.
+    pub abandoned_share: Option<f64>,
     /// Calls with status `resolved_in_ivr`.
     pub calls_resolved_in_ivr: u64,
     /// `calls_resolved_in_ivr / calls_offered`, 0..1, 4 decimals.
@@ -121,6 +127,7 @@ pub fn summary(
             range.day_start_ms(last_day + 1),
         );
         let mut row = figures(
+            range,
             label,
             first_day,
             last_day,
@@ -163,7 +170,11 @@ fn keys(rows: &[InquiryRow], key: impl Fn(&InquiryRow) -> Option<&str>) -> Vec<S
     keys
 }
 
+/// Hours in a day: the length of `by_hour`.
+pub const HOURS: usize = 24;
+
 fn figures(
+    range: &DateRange,
     period: String,
     first_day: i64,
     last_day: i64,
@@ -181,7 +192,11 @@ fn figures(
         .collect();
     let mut by_category = BTreeMap::new();
     let mut by_topic = BTreeMap::new();
+    let mut by_hour = vec![0u64; HOURS];
     for row in rows {
+        if let Some(count) = by_hour.get_mut(range.local_hour(row.created_at_ms)) {
+            *count += 1;
+        }
         *by_channel.entry(row.channel.as_str().into()).or_insert(0) += 1;
         *by_status.entry(row.status.as_str().into()).or_insert(0) += 1;
         let category = row.category.as_deref().unwrap_or(NONE_KEY);
@@ -231,9 +246,11 @@ fn figures(
         by_category,
         by_topic,
         by_status,
+        by_hour,
         calls_offered,
         calls_answered,
         calls_abandoned,
+        abandoned_share: share(calls_abandoned, calls_offered),
         calls_resolved_in_ivr,
         ivr_resolved_share: share(calls_resolved_in_ivr, calls_offered),
         callbacks_requested,
@@ -313,5 +330,39 @@ mod tests {
         assert_eq!(second.by_topic["admission"], 0);
         assert_eq!(second.by_channel.len(), Channel::ALL.len());
         assert_eq!(report.total.calls_offered, 4);
+        assert_eq!(first.abandoned_share, Some(0.25));
+        assert_eq!(second.abandoned_share, None);
+    }
+
+    #[test]
+    fn inquiries_per_hour_are_counted_at_the_local_hour() {
+        // Moscow time: 21:30 UTC on 2 March is 00:30 on 3 March.
+        let range =
+            DateRange::parse(Some("2025-03-03"), Some("2025-03-04"), Some("+03:00")).unwrap();
+        let utc_midnight = range.start_ms() + 3 * 3_600_000;
+        let hour = 3_600_000;
+        let rows = [
+            call(range.start_ms() + hour / 2, Some(1_000), true),
+            call(utc_midnight + 9 * hour, Some(1_000), true),
+            call(utc_midnight + 9 * hour + 59 * 60_000, None, false),
+            // Next day, 23:59 local.
+            call(range.start_ms() + 48 * hour - 60_000, None, false),
+            // Outside the range: counted nowhere.
+            call(range.end_ms(), None, false),
+        ];
+        let report = summary(&range, Group::Day, 20, &rows, &[]);
+        let hours = |row: &SummaryRow| -> Vec<(usize, u64)> {
+            row.by_hour
+                .iter()
+                .copied()
+                .enumerate()
+                .filter(|(_, n)| *n > 0)
+                .collect()
+        };
+        assert_eq!(hours(&report.periods[0]), [(0, 1), (12, 2)]);
+        assert_eq!(hours(&report.periods[1]), [(23, 1)]);
+        assert_eq!(hours(&report.total), [(0, 1), (12, 2), (23, 1)]);
+        assert_eq!(report.total.by_hour.len(), HOURS);
+        assert_eq!(report.total.abandoned_share, Some(0.5));
     }
 }

@@ -14,6 +14,8 @@
 
 pub mod assets;
 pub mod clients;
+pub mod board;
+pub mod chart;
 pub mod error;
 pub mod headers;
 pub mod i18n;
@@ -21,6 +23,7 @@ pub mod inquiries;
 pub mod layout;
 pub mod live;
 pub mod login;
+pub mod reports;
 pub mod session;
 
 use crate::api::AppState;
@@ -43,6 +46,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
             "/clients/{id}",
             get(clients::card::show).post(clients::card::save),
         )
+        .route("/board", get(board::show))
+        .route("/board/fragment", get(board::fragment))
+        .route("/reports", get(reports::show))
+        .route("/reports/summary.csv", get(reports::summary_csv))
+        .route("/reports/agents.csv", get(reports::agents_csv))
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::require_csrf,
