@@ -199,7 +199,7 @@ pub(super) async fn search(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiJson(req): ApiJson<ClientRequest>,
@@ -225,7 +225,7 @@ pub(super) async fn create(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -253,7 +253,7 @@ pub(super) async fn get(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,

@@ -50,7 +50,7 @@ pub const INFORM_WAYS: &[&str] = &[
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub(super) struct ListParams {
+pub(crate) struct ListParams {
     /// Page size, 1 to 1000 (default 100).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
@@ -245,7 +245,7 @@ pub(super) use super::query::parse_limit;
         (status = 422, description = "Invalid filter values", body = super::error::ErrorBody),
     )
 )]
-pub(super) async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     RawQuery(raw_query): RawQuery,
@@ -299,7 +299,7 @@ pub(super) async fn list(
         (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
     )
 )]
-pub(super) async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -324,7 +324,7 @@ pub(super) async fn get(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiJson(req): ApiJson<CreateInquiryRequest>,
@@ -449,7 +449,7 @@ pub(super) async fn create(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -500,7 +500,7 @@ pub(super) async fn update(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn resolve(
+pub(crate) async fn resolve(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -542,7 +542,7 @@ pub(super) async fn resolve(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn inform(
+pub(crate) async fn inform(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -754,7 +754,7 @@ fn parse_address(from: &str, channel: Channel) -> Result<Address, FieldError> {
 /// `resolve`, `inform`, `denied`, ...) on client data. Fails the request
 /// when the audit row cannot be written: an unaudited access is not
 /// allowed.
-pub(super) async fn audit(
+pub(crate) async fn audit(
     state: &AppState,
     user: &CurrentUser,
     action: &str,

@@ -15,10 +15,13 @@
 pub mod assets;
 pub mod error;
 pub mod i18n;
+pub mod inquiry;
 pub mod layout;
 pub mod live;
 pub mod login;
+pub mod operator;
 pub mod session;
+pub mod visit;
 
 use crate::api::AppState;
 use axum::Router;
@@ -34,6 +37,17 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/lang/{code}", get(login::set_lang))
         .route("/live", get(live::stream))
         .route("/static/{name}", get(assets::serve))
+        .route("/operator", get(operator::page))
+        .route(
+            "/operator/state",
+            get(operator::state_card).post(operator::set_state),
+        )
+        .route("/operator/pop", get(operator::pop))
+        .route("/operator/inquiries", get(operator::my_inquiries))
+        .route("/inquiries/{id}", get(inquiry::show).post(inquiry::save))
+        .route("/inquiries/{id}/transfer", post(inquiry::transfer))
+        .route("/inquiries/{id}/recording", get(inquiry::recording))
+        .route("/visits/new", get(visit::show).post(visit::submit))
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::require_csrf,
