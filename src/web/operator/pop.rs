@@ -15,8 +15,9 @@
 //! theirs when they answer) — the same reason their phone shows the
 //! number. Every render that shows them is audited (`read`, detail
 //! `screen pop`), as the API audits its reads. While a call lasts the card
-//! re-fetches only on the operator's state changes (and twice a minute),
-//! so a long call does not write an audit row every few seconds.
+//! re-fetches only on the operator's state changes and the events of that
+//! call's inquiry (and twice a minute), so a long call does not write an
+//! audit row every few seconds.
 
 use super::present;
 use crate::acd::AgentState;
@@ -150,14 +151,25 @@ pub async fn pop(State(app): State<AppState>, ctx: Ctx) -> Result<Markup, WebErr
 }
 
 /// The card. Idle, it re-fetches on any event and every 3 s (cheap: no
-/// client data is read); during a call, see the module doc.
+/// client data is read); during a call, on the operator's state changes
+/// and the call's inquiry's events (the call layer writes the routing
+/// reason when the call is answered), see the module doc.
 pub(crate) async fn card(app: &AppState, ctx: &Ctx) -> Result<Markup, WebError> {
     let lang = ctx.lang;
     let data = load(app, ctx).await?;
-    let trigger = if data.is_some() {
-        "hotline-event[detail.kind=='agent.state'] from:body delay:150ms, every 30s"
-    } else {
-        "hotline-event from:body delay:150ms, every 3s"
+    let trigger = match data
+        .as_ref()
+        .and_then(|d| d.call.view.inquiry_id.as_deref())
+    {
+        // Ids are ULIDs (letters and digits): safe inside the JS string.
+        Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric()) => format!(
+            "hotline-event[detail.kind=='agent.state' || (detail.event && detail.event.inquiry_id=='{id}')] \
+             from:body delay:150ms, every 30s"
+        ),
+        Some(_) => {
+            "hotline-event[detail.kind=='agent.state'] from:body delay:150ms, every 30s".to_string()
+        }
+        None => "hotline-event from:body delay:150ms, every 3s".to_string(),
     };
     Ok(html! {
         div #screen-pop class={ "card" @if data.is_some() { " pop" } }
