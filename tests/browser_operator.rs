@@ -26,6 +26,7 @@ async fn start() -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(&dir, vec![agent("anna", PASSWORD, &[Algorithm::Md5])]);
     config.paths.recordings_dir = dir.path().join("recordings");
+    config.recording.enabled = true;
     let running = hotline::server::start(config.clone()).await.unwrap();
     TestServer {
         running,
@@ -228,6 +229,7 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
         })
         .await;
     browser.find("#transfer-target").await;
+    browser.find("#recording audio").await;
 
     browser
         .fill("#notes", "Спрашивает, когда будет готов дубликат диплома.")

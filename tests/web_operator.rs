@@ -8,14 +8,17 @@
 mod common;
 
 use common::agent_phone::AgentPhone;
+use common::call_phone::{CallPhone, DialOptions};
 use common::{TestServer, agent};
-use hotline::acd::AgentState;
+use hotline::acd::{AgentRequest, AgentState};
 use hotline::role::Role;
 use hotline::sip::digest::Algorithm;
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(10);
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -159,7 +162,7 @@ async fn inquiry_of(base: &str, login: &str, from: &str) -> String {
 }
 
 async fn wait_state(server: &TestServer, login: &str, state: AgentState) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + WAIT;
     loop {
         let snapshot = server.running.routing.snapshot().await;
         let now = snapshot
@@ -533,4 +536,137 @@ async fn a_transfer_without_a_live_call_is_refused_on_the_page() {
             .unwrap()
             .contains("id=\"error-transfer\"")
     );
+}
+
+#[tokio::test]
+async fn a_live_call_is_transferred_from_its_inquiry_page_and_its_recording_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(
+        &dir,
+        vec![
+            agent("anna", &password("anna"), &[Algorithm::Md5]),
+            agent("boris", &password("boris"), &[Algorithm::Md5]),
+        ],
+    );
+    config.paths.recordings_dir = dir.path().join("recordings");
+    config.recording.enabled = true;
+    config.departments = vec![hotline::config::DepartmentConfig {
+        name: "accounting".to_owned(),
+        number: "5000".to_owned(),
+        login: None,
+        queue: Some("general".to_owned()),
+    }];
+    let running = hotline::server::start(config.clone()).await.unwrap();
+    let server = TestServer {
+        running,
+        dir,
+        config,
+    };
+    let base = format!("http://{}", server.running.http_addr);
+    let mut anna_phone = AgentPhone::register(server.sip(), "anna", &password("anna")).await;
+    let mut boris_phone = AgentPhone::register(server.sip(), "boris", &password("boris")).await;
+    wait_state(&server, "boris", AgentState::Available).await;
+    wait_state(&server, "anna", AgentState::Available).await;
+    // Boris is on a break, so the call is Anna's.
+    server
+        .running
+        .routing
+        .agent_request("boris", AgentRequest::Pause)
+        .await
+        .unwrap();
+
+    let mut caller = CallPhone::dial(server.sip(), "hotline", DialOptions::default()).await;
+    assert_eq!(caller.final_status, 200);
+    caller.send_silence(5).await;
+    caller.press_rfc4733('3').await;
+    anna_phone
+        .wait_invite(WAIT)
+        .await
+        .expect("anna's phone rings");
+    assert!(anna_phone.answer().await);
+    let token = api_token(&base, "anna").await;
+    let id = {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (_, page) = api_get(&base, &token, "/api/v1/inquiries?status=in_progress").await;
+            if let Some(id) = page["items"][0]["id"].as_str() {
+                break id.to_owned();
+            }
+            assert!(Instant::now() < deadline, "the call never became anna's");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let anna = Session::sign_in(&base, "anna").await;
+
+    let (_, pop) = anna.get("/operator/pop").await;
+    assert!(pop.contains("data-state=\"talking\""), "{pop}");
+    assert!(pop.contains(&format!("href=\"/inquiries/{id}\"")), "{pop}");
+
+    let (status, page) = anna.get(&format!("/inquiries/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"transfer\""), "{page}");
+    assert!(page.contains("value=\"queue:general\""), "{page}");
+    assert!(page.contains("value=\"department:accounting\""), "{page}");
+    assert!(
+        page.contains(&format!("src=\"/inquiries/{id}/recording\"")),
+        "the agent who took the call may hear it: {page}"
+    );
+    // The recorder writes the WAV header with its first second of audio.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let recording = client()
+            .get(format!("{base}/inquiries/{id}/recording"))
+            .header("cookie", &anna.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(recording.status(), StatusCode::OK);
+        assert_eq!(recording.headers()["content-type"], "audio/wav");
+        if recording.bytes().await.unwrap().starts_with(b"RIFF") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the recording never had a header"
+        );
+        caller.send_silence(5).await;
+    }
+
+    let unknown = anna
+        .post(
+            &format!("/inquiries/{id}/transfer"),
+            &[("target", "queue:nowhere")],
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unknown
+            .text()
+            .await
+            .unwrap()
+            .contains("id=\"error-transfer\"")
+    );
+
+    server
+        .running
+        .routing
+        .agent_request("boris", AgentRequest::Available)
+        .await
+        .unwrap();
+    let moved = anna
+        .post(
+            &format!("/inquiries/{id}/transfer"),
+            &[("target", "queue:general")],
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(moved.headers()[LOCATION], "/operator?transferred=1");
+    assert!(anna_phone.wait_bye(WAIT).await, "anna's leg is released");
+    boris_phone
+        .wait_invite(WAIT)
+        .await
+        .expect("boris rings after the transfer");
+    let (_, desk) = anna.get("/operator?transferred=1").await;
+    assert!(desk.contains("id=\"notice\""), "{desk}");
+    caller.hang_up().await;
 }

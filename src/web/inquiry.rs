@@ -145,7 +145,6 @@ async fn load(app: &AppState, ctx: &Ctx, id: &str) -> Result<PageData, WebError>
 
 #[derive(Deserialize)]
 pub struct ShowParams {
-    transferred: Option<String>,
     saved: Option<String>,
 }
 
@@ -159,13 +158,10 @@ pub async fn show(
     let data = load(&app, &ctx, &id).await?;
     let form = InquiryForm::of(&data.inquiry.inquiry);
     let lang = ctx.lang;
-    let notice = if params.transferred.is_some() {
-        Some(lang.t("Звонок переводится.", "The call is being transferred."))
-    } else if params.saved.is_some() {
-        Some(lang.t("Сохранено.", "Saved."))
-    } else {
-        None
-    };
+    let notice = params
+        .saved
+        .is_some()
+        .then(|| lang.t("Сохранено.", "Saved."));
     Ok(render(&ctx, &data, &form, &FieldErrors::new(), notice))
 }
 
@@ -287,11 +283,10 @@ pub async fn transfer(
             )
             .await
             {
-                Ok(_) => {
-                    return Ok(
-                        Redirect::to(&format!("/inquiries/{id}?transferred=1")).into_response()
-                    );
-                }
+                // Back to the desk: the call has left, and once the next
+                // agent answers the inquiry is theirs (this page would be
+                // a 403 for a manager).
+                Ok(_) => return Ok(Redirect::to("/operator?transferred=1").into_response()),
                 Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
                     e.fields.into_values().collect::<Vec<_>>().join("; ")
                 }

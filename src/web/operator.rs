@@ -29,8 +29,18 @@ use maud::{Markup, html};
 /// Rows of "my inquiries".
 const MY_INQUIRIES: usize = 15;
 
+#[derive(serde::Deserialize)]
+pub struct DeskParams {
+    /// Set after a transfer from an inquiry page: the call has left.
+    transferred: Option<String>,
+}
+
 /// `GET /operator`
-pub async fn page(State(app): State<AppState>, ctx: Ctx) -> Result<Markup, WebError> {
+pub async fn page(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(params): Query<DeskParams>,
+) -> Result<Markup, WebError> {
     let lang = ctx.lang;
     let state_card = state::card(&app, &ctx, None).await;
     let pop_card = pop::card(&app, &ctx).await?;
@@ -46,6 +56,9 @@ pub async fn page(State(app): State<AppState>, ctx: Ctx) -> Result<Markup, WebEr
                 span #live-status data-live title=(lang.t("Обновления в реальном времени", "Live updates")) {
                     (lang.t("онлайн", "live"))
                 }
+            }
+            @if params.transferred.is_some() {
+                p.notice #notice role="status" { (lang.t("Звонок переведён.", "The call was transferred.")) }
             }
             div.grid.operator-grid {
                 (state_card)
