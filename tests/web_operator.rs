@@ -668,5 +668,16 @@ async fn a_live_call_is_transferred_from_its_inquiry_page_and_its_recording_play
         .expect("boris rings after the transfer");
     let (_, desk) = anna.get("/operator?transferred=1").await;
     assert!(desk.contains("id=\"notice\""), "{desk}");
+    // Anna talked, so she wraps up: the card counts the queue's 10 s down.
+    wait_state(&server, "anna", AgentState::WrapUp).await;
+    let (_, card) = anna.get("/operator/state").await;
+    assert!(card.contains("id=\"wrap-up-left\""), "{card}");
+    let left: u64 = card
+        .split("data-remaining-ms=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|ms| ms.parse().ok())
+        .expect("the wrap-up left, in ms");
+    assert!((1..=10_000).contains(&left), "{left}");
     caller.hang_up().await;
 }

@@ -316,7 +316,7 @@ pub async fn recording(
 
 /// The message shown next to a field: the usual cause in the page's
 /// language, the API's own words otherwise.
-fn field_message(lang: Lang, field: &str, api_message: &str) -> String {
+pub(crate) fn field_message(lang: Lang, field: &str, api_message: &str) -> String {
     let known = match field {
         "category" => Some(lang.t(
             "Выберите категорию из списка.",

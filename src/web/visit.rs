@@ -235,10 +235,18 @@ fn unprocessable(
     (StatusCode::UNPROCESSABLE_ENTITY, render(ctx, form, errors)).into_response()
 }
 
-fn error_for(errors: &FieldErrors, field: &str) -> Markup {
+/// The message next to a field: the page's own (already in its language)
+/// for the contact fields, the inquiry form's wording for the API's.
+fn error_for(lang: Lang, errors: &FieldErrors, field: &str) -> Markup {
     html! {
         @if let Some(message) = errors.get(field) {
-            span.error.field-error id={ "error-" (field) } role="alert" { (message) }
+            span.error.field-error id={ "error-" (field) } role="alert" title=(message) {
+                @if matches!(field, "category" | "topic" | "notes") {
+                    (super::inquiry::field_message(lang, field, message))
+                } @else {
+                    (message)
+                }
+            }
         }
     }
 }
@@ -264,10 +272,10 @@ fn render(ctx: &crate::web::session::Ctx, form: &VisitForm, errors: &FieldErrors
             }
             form.card.visit-form #visit-form method="post" action="/visits/new" {
                 (csrf_field(ctx))
-                label { (lang.t("Имя", "Name")) input #visit-name type="text" name="name" value=(form.name) autocomplete="off"; (error_for(errors, "name")) }
+                label { (lang.t("Имя", "Name")) input #visit-name type="text" name="name" value=(form.name) autocomplete="off"; (error_for(lang, errors, "name")) }
                 div.row {
-                    label { (lang.t("Телефон", "Phone")) input #visit-phone type="tel" name="phone" value=(form.phone) autocomplete="off"; (error_for(errors, "phone")) }
-                    label { "E-mail" input #visit-email type="email" name="email" value=(form.email) autocomplete="off"; (error_for(errors, "email")) }
+                    label { (lang.t("Телефон", "Phone")) input #visit-phone type="tel" name="phone" value=(form.phone) autocomplete="off"; (error_for(lang, errors, "phone")) }
+                    label { "E-mail" input #visit-email type="email" name="email" value=(form.email) autocomplete="off"; (error_for(lang, errors, "email")) }
                 }
                 label {
                     (lang.t("Категория", "Category"))
@@ -280,10 +288,10 @@ fn render(ctx: &crate::web::session::Ctx, form: &VisitForm, errors: &FieldErrors
                             option value=(form.category) selected { (form.category) }
                         }
                     }
-                    (error_for(errors, "category"))
+                    (error_for(lang, errors, "category"))
                 }
-                label { (lang.t("Тема", "Topic")) input #visit-topic type="text" name="topic" maxlength="200" value=(form.topic); (error_for(errors, "topic")) }
-                label { (lang.t("Заметки", "Notes")) textarea #visit-notes name="notes" { (form.notes) } (error_for(errors, "notes")) }
+                label { (lang.t("Тема", "Topic")) input #visit-topic type="text" name="topic" maxlength="200" value=(form.topic); (error_for(lang, errors, "topic")) }
+                label { (lang.t("Заметки", "Notes")) textarea #visit-notes name="notes" { (form.notes) } (error_for(lang, errors, "notes")) }
                 div.form-actions {
                     button #visit-submit type="submit" { (lang.t("Зарегистрировать визит", "Register the visit")) }
                     " "
