@@ -199,7 +199,7 @@ pub(crate) async fn search(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiJson(req): ApiJson<ClientRequest>,

@@ -299,7 +299,7 @@ pub(crate) async fn list(
         (status = 404, description = "No such inquiry", body = super::error::ErrorBody),
     )
 )]
-pub(super) async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -324,7 +324,7 @@ pub(super) async fn get(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiJson(req): ApiJson<CreateInquiryRequest>,
@@ -449,7 +449,7 @@ pub(super) async fn create(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -500,7 +500,7 @@ pub(super) async fn update(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn resolve(
+pub(crate) async fn resolve(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
@@ -542,7 +542,7 @@ pub(super) async fn resolve(
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn inform(
+pub(crate) async fn inform(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,

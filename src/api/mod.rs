@@ -12,7 +12,7 @@ pub(crate) mod inquiries;
 mod metrics;
 pub mod openapi;
 mod query;
-mod recordings;
+pub(crate) mod recordings;
 pub(crate) mod reports;
 pub(crate) mod routing;
 mod time;

@@ -33,7 +33,7 @@ use std::path::{Component, Path as FsPath, PathBuf};
     ),
     security(("bearer" = []))
 )]
-pub(super) async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,

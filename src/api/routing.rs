@@ -114,7 +114,7 @@ pub struct AgentStateView {
     security(("bearer" = [])),
     tag = "routing"
 )]
-pub(super) async fn set_state(
+pub(crate) async fn set_state(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(login): Path<String>,
@@ -336,7 +336,7 @@ pub struct CallControlAccepted {
     security(("bearer" = [])),
     tag = "routing"
 )]
-pub(super) async fn transfer(
+pub(crate) async fn transfer(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,

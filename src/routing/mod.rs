@@ -118,6 +118,10 @@ enum Msg {
 #[derive(Debug, Clone)]
 pub struct Routing {
     tx: mpsc::UnboundedSender<Msg>,
+    /// Each queue's wrap-up time, from the settings the engine was built
+    /// with (fixed while the server runs): the console counts an agent's
+    /// wrap-up down from it without asking the actor.
+    wrap_ups: std::sync::Arc<HashMap<String, Duration>>,
 }
 
 impl std::fmt::Debug for Msg {
@@ -153,6 +157,11 @@ impl Routing {
         stop: watch::Receiver<bool>,
     ) -> (Routing, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let wrap_ups = config
+            .iter()
+            .flat_map(|c| &c.queues)
+            .map(|q| (q.name.clone(), q.wrap_up))
+            .collect();
         let (writes, write_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(write_states(store, write_rx));
         let registered = engine
@@ -179,7 +188,13 @@ impl Routing {
             drop(actor);
             let _ = writer.await;
         });
-        (Routing { tx }, handle)
+        (
+            Routing {
+                tx,
+                wrap_ups: std::sync::Arc::new(wrap_ups),
+            },
+            handle,
+        )
     }
 
     fn send(&self, msg: Msg) {
@@ -302,6 +317,12 @@ impl Routing {
         })
         .await
         .unwrap_or(Err(unknown))
+    }
+
+    /// How long `queue`'s agents wrap up after a call; `None` for an
+    /// unknown queue or a router spawned without its settings.
+    pub fn wrap_up_of(&self, queue: &str) -> Option<Duration> {
+        self.wrap_ups.get(queue).copied()
     }
 
     /// Queues and agents now; empty when routing has stopped.

@@ -24,7 +24,10 @@ pub mod layout;
 pub mod live;
 pub mod login;
 pub mod reports;
+pub mod inquiry;
+pub mod operator;
 pub mod session;
+pub mod visit;
 
 use crate::api::AppState;
 use axum::Router;
@@ -51,6 +54,17 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/reports", get(reports::show))
         .route("/reports/summary.csv", get(reports::summary_csv))
         .route("/reports/agents.csv", get(reports::agents_csv))
+        .route("/operator", get(operator::page))
+        .route(
+            "/operator/state",
+            get(operator::state_card).post(operator::set_state),
+        )
+        .route("/operator/pop", get(operator::pop))
+        .route("/operator/inquiries", get(operator::my_inquiries))
+        .route("/inquiries/{id}", get(inquiry::show).post(inquiry::save))
+        .route("/inquiries/{id}/transfer", post(inquiry::transfer))
+        .route("/inquiries/{id}/recording", get(inquiry::recording))
+        .route("/visits/new", get(visit::show).post(visit::submit))
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::require_csrf,

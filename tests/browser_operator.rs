@@ -1,0 +1,307 @@
+//! The operator's journey in a real headless Chromium: a known client
+//! calls, picks "graduates" in the voice menu, the operator's phone rings
+//! and the screen pop in the open page shows who it is and why — without
+//! a reload; the operator answers, fills the inquiry form, resolves it,
+//! and the JSON API agrees. Then a visitor is registered at the desk.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (see
+//! `tests/browser_login.rs`); screenshots go to `target/browser-screenshots/`.
+
+mod common;
+
+use common::agent_phone::AgentPhone;
+use common::call_phone::{CallPhone, DialOptions};
+use common::webdriver::{Browser, WAIT};
+use common::{TestServer, agent};
+use hotline::acd::AgentState;
+use hotline::sip::digest::Algorithm;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "password-anna";
+/// The number the simulated caller dials from.
+const CALLER: &str = "79161234567";
+
+async fn start() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(&dir, vec![agent("anna", PASSWORD, &[Algorithm::Md5])]);
+    config.paths.recordings_dir = dir.path().join("recordings");
+    config.recording.enabled = true;
+    let running = hotline::server::start(config.clone()).await.unwrap();
+    TestServer {
+        running,
+        dir,
+        config,
+    }
+}
+
+struct Api {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn sign_in(base: &str) -> Api {
+        let http = reqwest::Client::new();
+        let reply: Value = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"username": "anna", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Api {
+            base: base.to_owned(),
+            token: reply["token"].as_str().unwrap().to_owned(),
+            http,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let reply = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            reply.status().is_success(),
+            "POST {path}: {}",
+            reply.status()
+        );
+        reply.json().await.unwrap()
+    }
+
+    /// Anna's inquiry once its status is `status` (the call layer writes
+    /// asynchronously).
+    async fn inquiry_in(&self, status: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let page = self
+                .get(&format!("/api/v1/inquiries?status={status}"))
+                .await;
+            if let Some(found) = page["items"].get(0) {
+                return found.clone();
+            }
+            assert!(Instant::now() < deadline, "no inquiry became {status}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn wait_state(server: &TestServer, login: &str, state: AgentState) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let snapshot = server.running.routing.snapshot().await;
+        if snapshot
+            .agents
+            .iter()
+            .any(|a| a.login == login && a.state == state)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{login} never became {state:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs chromium + chromium-driver; run by .ci/run"]
+async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_inquiry() {
+    let server = start().await;
+    let base = format!("http://{}", server.running.http_addr);
+    let api = Api::sign_in(&base).await;
+
+    // A client the department knows, with an inquiry still open.
+    let client = api
+        .post(
+            "/api/v1/clients",
+            json!({"name": "Мария Петрова", "phones": ["+7 916 123-45-67"], "category": "graduate"}),
+        )
+        .await;
+    let client_id = client["id"].as_str().unwrap().to_owned();
+    api.post(
+        "/api/v1/inquiries",
+        json!({"channel": "email", "client_id": client_id, "category": "graduate",
+               "topic": "Дубликат диплома", "notes": "Письмо от 12 мая"}),
+    )
+    .await;
+
+    let mut phone = AgentPhone::register(server.sip(), "anna", PASSWORD).await;
+    wait_state(&server, "anna", AgentState::Available).await;
+
+    let browser = Browser::start().await;
+    browser.sign_in(&base, "anna", PASSWORD).await;
+    browser
+        .wait_url("the operator desk", |u| u.ends_with("/operator"))
+        .await;
+    browser
+        .wait_text("#my-state-badge", "available", |t| t.contains("свободен"))
+        .await;
+    browser
+        .wait_text("#no-call", "no call", |t| t.contains("Сейчас звонка нет"))
+        .await;
+    // Wait until the live feed is connected, so the ring is not missed.
+    browser.find("#live-status.connected").await;
+    browser
+        .execute("window.sameOperatorPage = true", vec![])
+        .await;
+    browser.screenshot("operator-idle").await;
+
+    // The client calls and picks "3" (graduates) in the main menu.
+    let mut caller = CallPhone::dial(server.sip(), "hotline", DialOptions::default()).await;
+    assert_eq!(caller.final_status, 200);
+    caller.send_silence(5).await;
+    caller.press_rfc4733('3').await;
+    caller.send_silence(10).await;
+    let invite = phone.wait_invite(WAIT).await.expect("anna's phone rings");
+    assert_eq!(invite.caller, CALLER);
+    phone.ring().await;
+
+    // The screen pop, in the page already open.
+    browser
+        .wait_text("#pop-client", "the client's name", |t| {
+            t.contains("Мария Петрова")
+        })
+        .await;
+    let state = browser.find("#pop-state").await;
+    assert_eq!(
+        browser.attribute(&state, "data-state").await.as_deref(),
+        Some("ringing")
+    );
+    let caller_shown = browser.text(&browser.find("#pop-caller").await).await;
+    assert_eq!(caller_shown, CALLER);
+    let category = browser.text(&browser.find("#pop-category").await).await;
+    assert_eq!(category, "Другое");
+    let topic = browser.text(&browser.find("#pop-topic").await).await;
+    assert_eq!(topic, "Выпускники");
+    let queue = browser.text(&browser.find("#pop-queue").await).await;
+    assert_eq!(queue, "general");
+    let open = browser.text(&browser.find("#pop-open").await).await;
+    assert!(open.contains("Дубликат диплома"), "open inquiries: {open}");
+    let same_page = browser
+        .execute("return window.sameOperatorPage === true", vec![])
+        .await;
+    assert_eq!(same_page, json!(true), "the pop came without a reload");
+    browser
+        .wait_text("#my-state-badge", "ringing", |t| t.contains("звонок"))
+        .await;
+    browser.screenshot("operator-screen-pop").await;
+
+    // Anna answers; the pop follows and leads to the inquiry form.
+    assert!(phone.answer().await, "the server ACKs the answer");
+    let talking = api.inquiry_in("in_progress").await;
+    let id = talking["id"].as_str().unwrap().to_owned();
+    assert_eq!(talking["client_id"], json!(client_id));
+    let pop = browser.find("#pop-state[data-state=talking]").await;
+    assert!(browser.text(&pop).await.contains("Разговор"));
+    browser
+        .wait_text("#pop-reason", "the routing reason", |t| {
+            t.contains("дольше всех свободен")
+        })
+        .await;
+    browser.click_css("#pop-open-inquiry").await;
+    browser
+        .wait_url("the inquiry page", |u| {
+            u.ends_with(&format!("/inquiries/{id}"))
+        })
+        .await;
+    browser
+        .wait_text("#detail-client", "the client", |t| {
+            t.contains("Мария Петрова")
+        })
+        .await;
+    browser.find("#transfer-target").await;
+    browser.find("#recording audio").await;
+
+    browser
+        .fill("#notes", "Спрашивает, когда будет готов дубликат диплома.")
+        .await;
+    browser
+        .fill("#resolution", "Сообщили срок: 10 рабочих дней.")
+        .await;
+    browser.click_css("#informed").await;
+    browser.screenshot("inquiry-form").await;
+    browser.click_css("#resolve").await;
+    browser
+        .wait_text("#inquiry-status", "resolved", |t| t.contains("решено"))
+        .await;
+    browser.find("#notice").await;
+
+    let resolved = api.get(&format!("/api/v1/inquiries/{id}")).await;
+    assert_eq!(resolved["status"], "resolved", "{resolved}");
+    assert_eq!(resolved["resolution"], "Сообщили срок: 10 рабочих дней.");
+    assert_eq!(
+        resolved["notes"],
+        "Спрашивает, когда будет готов дубликат диплома."
+    );
+    assert_eq!(resolved["resolved_by"], "anna");
+    assert_eq!(resolved["informed_how"], "phone");
+
+    caller.hang_up().await;
+    assert!(phone.wait_bye(WAIT).await, "the agent leg ends");
+
+    // Back at the desk: the call is gone from the pop, wrap-up counts down.
+    browser.goto(&format!("{base}/operator")).await;
+    browser
+        .wait_text("#my-state-badge", "wrap-up", |t| {
+            t.contains("постобработка")
+        })
+        .await;
+    let left = browser.find("#wrap-up-left [data-remaining-ms]").await;
+    let left: u64 = browser
+        .attribute(&left, "data-remaining-ms")
+        .await
+        .and_then(|ms| ms.parse().ok())
+        .expect("the wrap-up left, in ms");
+    assert!(
+        (1..=10_000).contains(&left),
+        "at most the queue's 10 s: {left}"
+    );
+    browser.find("#no-call").await;
+    browser.screenshot("operator-wrap-up").await;
+
+    // A visitor at the desk.
+    browser.click_css("#new-visit").await;
+    browser
+        .wait_url("the visit form", |u| u.ends_with("/visits/new"))
+        .await;
+    browser.fill("#visit-name", "Иван Сидоров").await;
+    browser.fill("#visit-phone", "+7 903 111-22-33").await;
+    browser.select("#visit-category", "applicant").await;
+    browser
+        .fill("#visit-topic", "Документы для поступления")
+        .await;
+    browser.fill("#visit-notes", "Принёс аттестат").await;
+    browser.screenshot("new-visit").await;
+    browser.click_css("#visit-submit").await;
+    let url = browser
+        .wait_url("the new inquiry", |u| u.contains("/inquiries/"))
+        .await;
+    let visit_id = url.rsplit('/').next().unwrap().to_owned();
+    let visit = api.get(&format!("/api/v1/inquiries/{visit_id}")).await;
+    assert_eq!(visit["channel"], "in_person", "{visit}");
+    assert_eq!(visit["from"], "79031112233");
+    browser
+        .wait_text("#detail-client", "the visitor", |t| {
+            t.contains("Иван Сидоров")
+        })
+        .await;
+}
