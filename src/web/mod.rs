@@ -13,19 +13,19 @@
 //! per view.
 
 pub mod assets;
-pub mod clients;
 pub mod board;
 pub mod chart;
+pub mod clients;
 pub mod error;
 pub mod headers;
 pub mod i18n;
 pub mod inquiries;
+pub mod inquiry;
 pub mod layout;
 pub mod live;
 pub mod login;
-pub mod reports;
-pub mod inquiry;
 pub mod operator;
+pub mod reports;
 pub mod session;
 pub mod visit;
 
