@@ -187,7 +187,15 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
         Some("ringing")
     );
     let caller_shown = browser.text(&browser.find("#pop-caller").await).await;
-    assert_eq!(caller_shown, CALLER);
+    assert_eq!(
+        caller_shown, "+7 916 123-45-67",
+        "the number as people write it"
+    );
+    let reason = browser.text(&browser.find("#pop-reason").await).await;
+    assert_eq!(
+        reason, "дольше всех свободен",
+        "the reason shows while ringing"
+    );
     let category = browser.text(&browser.find("#pop-category").await).await;
     assert_eq!(category, "Другое");
     let topic = browser.text(&browser.find("#pop-topic").await).await;

@@ -275,6 +275,7 @@ impl Call {
         tracing::info!(call = self.handle, agent = %agent, phones = legs.len(), reason = reason.as_str(), "ringing agent");
         self.ctx.live.update(self.call_id, |c| {
             c.agent = Some(agent.clone());
+            c.routing_reason = Some(reason.as_str());
             c.state = LiveCallState::Ringing;
         });
         self.agent = Some(AgentSide {

@@ -57,6 +57,10 @@ pub struct LiveCall {
     pub queue: Option<String>,
     /// Login of the agent ringing or talking.
     pub agent: Option<String>,
+    /// Why routing chose that agent (`RoutingReason::as_str`); known from
+    /// the moment their phone rings, before the inquiry records it at the
+    /// answer — the operator's screen pop shows it while ringing.
+    pub routing_reason: Option<&'static str>,
     pub state: LiveCallState,
     /// When the call entered its current state, Unix ms.
     pub since_ms: i64,
@@ -77,6 +81,7 @@ impl LiveCall {
             caller: mask_phone(caller_number),
             queue: None,
             agent: None,
+            routing_reason: None,
             state: LiveCallState::InIvr,
             since_ms,
             control,
@@ -92,6 +97,8 @@ pub struct LiveCallView {
     pub caller: String,
     pub queue: Option<String>,
     pub agent: Option<String>,
+    /// Why routing chose the agent (`personal_manager`, `longest_idle`, ...).
+    pub routing_reason: Option<String>,
     pub state: LiveCallState,
     pub since_ms: i64,
 }
@@ -163,6 +170,7 @@ fn view(id: CallId, call: &LiveCall) -> LiveCallView {
         caller: call.caller.clone(),
         queue: call.queue.clone(),
         agent: call.agent.clone(),
+        routing_reason: call.routing_reason.map(str::to_owned),
         state: call.state,
         since_ms: call.since_ms,
     }

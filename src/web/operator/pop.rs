@@ -203,7 +203,7 @@ fn call_markup(lang: Lang, data: &PopData) -> Markup {
         }
         dl.facts {
             dt { (lang.t("Номер", "Number")) }
-            dd #pop-caller { (caller) }
+            dd #pop-caller { (crate::web::inquiries::display::phone(caller)) }
             dt { (lang.t("Клиент", "Client")) }
             dd #pop-client {
                 @match &data.client {
@@ -222,7 +222,7 @@ fn call_markup(lang: Lang, data: &PopData) -> Markup {
             dt { (lang.t("Очередь", "Queue")) }
             dd #pop-queue { (present::or_dash(inquiry.and_then(|i| i.queue.clone()).or_else(|| view.queue.clone()))) }
             dt { (lang.t("Причина маршрутизации", "Routing reason")) }
-            dd #pop-reason { (present::or_dash(inquiry.and_then(|i| i.routing_reason.as_deref()).map(|r| present::reason(lang, r)))) }
+            dd #pop-reason { (present::or_dash(inquiry.and_then(|i| i.routing_reason.as_deref()).or(view.routing_reason.as_deref()).map(|r| present::reason(lang, r)))) }
         }
         @if let Some(inquiry) = inquiry {
             p {
