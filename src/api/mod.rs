@@ -19,7 +19,7 @@ mod routing;
 mod time;
 
 pub use auth::{CurrentUser, LoginRefused, SignedIn, sign_in, sign_out};
-pub use error::{ApiError, ApiJson};
+pub use error::{ApiError, ApiJson, TextDiagnostic};
 pub use routing::RoutingState;
 pub use time::rfc3339_from_ms;
 

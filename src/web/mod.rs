@@ -15,6 +15,7 @@
 pub mod assets;
 pub mod error;
 pub mod i18n;
+pub mod ivr;
 pub mod layout;
 pub mod live;
 pub mod login;
@@ -34,6 +35,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/lang/{code}", get(login::set_lang))
         .route("/live", get(live::stream))
         .route("/static/{name}", get(assets::serve))
+        .route("/ivr", get(ivr::index))
+        .route("/ivr/{name}", get(ivr::editor).post(ivr::save))
+        .route("/ivr/{name}/simulate", post(ivr::simulate))
+        .route("/ivr/{name}/versions/{version}", get(ivr::version))
+        .route("/ivr/{name}/versions/{version}/restore", post(ivr::restore))
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::require_csrf,
