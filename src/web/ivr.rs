@@ -649,18 +649,19 @@ fn line_diff<'a>(old: &'a str, new: &'a str) -> Vec<DiffLine<'a>> {
                 });
                 i += 1;
                 j += 1;
-            } else if j < m && (i == n || lcs[i * width + j + 1] >= lcs[(i + 1) * width + j]) {
-                out.push(DiffLine::Added {
-                    new: head + j + 1,
-                    text: mid_b[j],
-                });
-                j += 1;
-            } else {
+            } else if i < n && (j == m || lcs[(i + 1) * width + j] >= lcs[i * width + j + 1]) {
+                // Removals before additions, as diff(1) shows a change.
                 out.push(DiffLine::Removed {
                     old: head + i + 1,
                     text: mid_a[i],
                 });
                 i += 1;
+            } else {
+                out.push(DiffLine::Added {
+                    new: head + j + 1,
+                    text: mid_b[j],
+                });
+                j += 1;
             }
         }
     } else {
