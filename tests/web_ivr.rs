@@ -198,6 +198,24 @@ async fn a_good_save_simulation_diff_and_restore() {
     assert!(page.contains(r#"id="notice""#), "{page}");
     assert!(page.contains(r#"id="current-version">2<"#), "{page}");
 
+    // A save still based on version 1 is refused; the text stays, and
+    // a second save (now based on version 2) would replace it knowingly.
+    let late = edited.replacen(r#"topic = "alumni""#, r#"topic = "late""#, 1);
+    let (status, _, page) = head
+        .post(
+            "/ivr/hotline",
+            &[("text", &late), ("base_version", "1")],
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("topic = &quot;late&quot;"), "{page}");
+    assert!(page.contains(r#"name="base_version" value="2""#), "{page}");
+    assert_eq!(
+        std::fs::read_to_string(script_file(&server)).unwrap(),
+        edited
+    );
+
     // The simulator on the saved version and on an unsaved text.
     let (status, _, page) = head
         .post(

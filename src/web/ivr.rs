@@ -415,9 +415,9 @@ async fn render_editor(
                     input id="sim-keys" type="text" name="keys" form="editor" value=(editing.keys) inputmode="tel" autocomplete="off";
                 }
                 div.row {
-                    button id="simulate-edited" type="submit" form="editor" formaction=(format!("/ivr/{name}/simulate")) name="source" value="edited" {
+                    button id="simulate-edited" type="submit" form="editor" formaction=(format!("/ivr/{name}/simulate#simulator")) name="source" value="edited" {
                         (lang.t("Проверить текст в редакторе", "Run on the edited text")) }
-                    button.secondary id="simulate-saved" type="submit" form="editor" formaction=(format!("/ivr/{name}/simulate")) name="source" value="saved" {
+                    button.secondary id="simulate-saved" type="submit" form="editor" formaction=(format!("/ivr/{name}/simulate#simulator")) name="source" value="saved" {
                         (lang.t("Проверить сохранённую версию", "Run on the saved version")) }
                 }
                 @if let Some(sim) = &editing.simulation {
