@@ -376,3 +376,30 @@ async fn unknown_scripts_and_versions_are_404_and_names_cannot_leave_the_directo
     assert!(!server.config.paths.ivr_dir.join("nope.toml").exists());
     server.running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_edit_made_on_disk_joins_the_history_before_the_next_save() {
+    let server = start_with_scripts(staff(), &[]).await;
+    let api = Api::new(&server);
+    let head = api.login("head").await;
+    assert_eq!(api.get(SCRIPT, &head).await.json["version"], 1);
+
+    // An admin edits the file by hand.
+    std::fs::write(script_file(&server), edited_script()).unwrap();
+    let current = api.get(SCRIPT, &head).await;
+    assert_eq!(current.json["version"], 2, "{}", current.text);
+    assert_eq!(current.json["author"], "file");
+    assert_eq!(current.json["text"], edited_script());
+
+    // A head who opened version 1 before that edit cannot overwrite it.
+    let stale = api
+        .request(
+            Method::PUT,
+            SCRIPT,
+            Some(&head),
+            Some(json!({ "text": shipped_script(), "base_version": 1 })),
+        )
+        .await;
+    assert_error(&stale, StatusCode::CONFLICT, "stale_version");
+    server.running.stop().await.unwrap();
+}

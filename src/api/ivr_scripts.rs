@@ -210,18 +210,48 @@ fn script_name(path: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
-/// The current version of a script: the file's text, recorded as a new
-/// version (author `file`) first when no version has it yet.
-async fn current(
+/// The file's text and the newest version, read now.
+async fn file_and_latest(
     state: &AppState,
     name: &str,
     path: &std::path::Path,
-) -> Result<IvrScriptText, ApiError> {
+) -> Result<(String, Option<IvrScriptText>), ApiError> {
     let file = path.to_path_buf();
     let text = blocking(move || std::fs::read_to_string(&file))
         .await?
         .map_err(|e| io_error("cannot read IVR script", path, &e))?;
     let latest = state.store.latest_ivr_script(name).await?;
+    Ok((text, latest))
+}
+
+/// The current version of a script: the file's text, recorded as a new
+/// version (author `file`) first when no version has it yet.
+///
+/// Recording takes the edit lock, and reads again under it: a save in
+/// progress has its version row before its file, and that moment must
+/// not look like an edit on disk.
+async fn current(
+    state: &AppState,
+    registry: &ScriptRegistry,
+    name: &str,
+    path: &std::path::Path,
+) -> Result<IvrScriptText, ApiError> {
+    if let (text, Some(latest)) = file_and_latest(state, name, path).await?
+        && latest.text == text
+    {
+        return Ok(latest);
+    }
+    let _no_save_in_progress = registry.edit_lock().lock().await;
+    current_locked(state, name, path).await
+}
+
+/// [`current`] for a caller that holds the edit lock.
+async fn current_locked(
+    state: &AppState,
+    name: &str,
+    path: &std::path::Path,
+) -> Result<IvrScriptText, ApiError> {
+    let (text, latest) = file_and_latest(state, name, path).await?;
     if let Some(latest) = latest.as_ref().filter(|v| v.text == text) {
         return Ok(latest.clone());
     }
@@ -239,7 +269,7 @@ async fn current(
             );
             Ok(IvrScriptText { info, text })
         }
-        // Another request recorded it at the same moment.
+        // Another server on the same database recorded it at the same moment.
         Err(crate::store::StoreError::Conflict(_)) => state
             .store
             .latest_ivr_script(name)
@@ -295,7 +325,7 @@ pub(crate) async fn list_scripts(
     let mut scripts = Vec::with_capacity(paths.len());
     for path in paths {
         let name = script_name(&path);
-        let current = current(state, &name, &path).await?;
+        let current = current(state, &registry, &name, &path).await?;
         let parsed = crate::ivr::parse(&path, &current.text).ok();
         let (flow, numbers) = match parsed {
             Some(script) => (
@@ -330,7 +360,7 @@ pub(crate) async fn get_script(
 ) -> Result<ScriptView, ApiError> {
     let registry = editor(state, user)?;
     let path = script_path(&registry, name).await?;
-    let current = current(state, name, &path).await?;
+    let current = current(state, &registry, name, &path).await?;
     Ok(view(&registry, name, &path, current))
 }
 
@@ -379,7 +409,7 @@ pub(crate) async fn save_script(
     let registry = editor(state, user)?;
     let path = script_path(&registry, name).await?;
     let _one_save_at_a_time = registry.edit_lock().lock().await;
-    let current = current(state, name, &path).await?;
+    let current = current_locked(state, name, &path).await?;
     if let Some(base) = base_version
         && base != current.info.version
     {
@@ -463,7 +493,7 @@ pub(crate) async fn list_versions(
 ) -> Result<Vec<IvrScriptVersion>, ApiError> {
     let registry = editor(state, user)?;
     let path = script_path(&registry, name).await?;
-    current(state, name, &path).await?;
+    current(state, &registry, name, &path).await?;
     Ok(state.store.ivr_script_versions(name, before, limit).await?)
 }
 
@@ -484,7 +514,7 @@ pub(crate) async fn get_version(
 ) -> Result<VersionView, ApiError> {
     let registry = editor(state, user)?;
     let path = script_path(&registry, name).await?;
-    current(state, name, &path).await?;
+    current(state, &registry, name, &path).await?;
     let version = parse_version(version)?;
     let found = state
         .store
@@ -560,7 +590,7 @@ pub(crate) async fn simulate_script(
     let (version, text) = match text {
         Some(text) => (None, text.to_owned()),
         None => {
-            let current = current(state, name, &path).await?;
+            let current = current(state, &registry, name, &path).await?;
             (Some(current.info.version), current.text)
         }
     };
