@@ -52,6 +52,8 @@ pub struct Running {
     /// Prometheus metrics (`/metrics`). SIP and RTP figures are sampled at
     /// scrape time; the call, queue and agent gauges are set by their owners.
     pub metrics: Arc<Metrics>,
+    /// The live IVR flows (what a new call to a number gets).
+    pub ivr: Arc<ScriptRegistry>,
 }
 
 impl Running {
@@ -336,6 +338,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         inquiries,
         inquiry_writer,
         metrics,
+        ivr: registry,
     })
 }
 

@@ -49,6 +49,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/calls"),
     ("post", "/api/v1/calls/{id}/transfer"),
     ("post", "/api/v1/calls/{id}/hangup"),
+    ("get", "/api/v1/ivr-scripts"),
+    ("get", "/api/v1/ivr-scripts/{name}"),
+    ("put", "/api/v1/ivr-scripts/{name}"),
+    ("get", "/api/v1/ivr-scripts/{name}/versions"),
+    ("get", "/api/v1/ivr-scripts/{name}/versions/{version}"),
+    (
+        "post",
+        "/api/v1/ivr-scripts/{name}/versions/{version}/restore",
+    ),
+    ("post", "/api/v1/ivr-scripts/{name}/simulate"),
 ];
 
 /// The `security` each route documents, when it is not a bearer token

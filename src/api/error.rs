@@ -19,6 +19,9 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub fields: BTreeMap<String, String>,
+    /// Positioned problems in a submitted text (an IVR script); empty,
+    /// and left out of the body, for every other error.
+    pub diagnostics: Vec<TextDiagnostic>,
     /// RFC 6750 challenge sent with 401.
     www_authenticate: Option<&'static str>,
 }
@@ -30,6 +33,7 @@ impl ApiError {
             code,
             message: message.into(),
             fields: BTreeMap::new(),
+            diagnostics: Vec::new(),
             www_authenticate: None,
         }
     }
@@ -84,6 +88,22 @@ impl ApiError {
         e
     }
 
+    /// 422 for a text that does not validate (an IVR script): every
+    /// problem at its line and column, and `fields[field]` naming the
+    /// first, for clients that only read `fields`.
+    pub fn invalid_text(field: &str, diagnostics: Vec<TextDiagnostic>) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("the {field} has {} problem(s)", diagnostics.len()),
+        );
+        if let Some(first) = diagnostics.first() {
+            e.fields.insert(field.to_owned(), first.to_string());
+        }
+        e.diagnostics = diagnostics;
+        e
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -111,6 +131,38 @@ pub struct ErrorDetail {
     pub message: String,
     /// Request field → what is wrong with it (empty unless validation failed).
     pub fields: BTreeMap<String, String>,
+    /// Only when a submitted text (an IVR script) does not validate: each
+    /// problem at its 1-based line and column (columns count characters).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub diagnostics: Vec<TextDiagnostic>,
+}
+
+/// One problem in a submitted text, where an editor can put the cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TextDiagnostic {
+    #[schema(example = 42)]
+    pub line: u32,
+    #[schema(example = 7)]
+    pub col: u32,
+    #[schema(example = "unknown node `aplicants`")]
+    pub message: String,
+}
+
+impl std::fmt::Display for TextDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.col, self.message)
+    }
+}
+
+impl From<crate::ivr::Diagnostic> for TextDiagnostic {
+    fn from(d: crate::ivr::Diagnostic) -> Self {
+        TextDiagnostic {
+            line: d.line,
+            col: d.col,
+            message: d.message,
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -120,6 +172,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_string(),
                 message: self.message,
                 fields: self.fields,
+                diagnostics: self.diagnostics,
             },
         };
         let mut response = (self.status, Json(body)).into_response();

@@ -9,6 +9,7 @@ pub(crate) mod clients;
 mod error;
 pub(crate) mod events;
 pub(crate) mod inquiries;
+pub(crate) mod ivr_scripts;
 mod metrics;
 pub mod openapi;
 mod query;
@@ -18,7 +19,7 @@ pub(crate) mod routing;
 mod time;
 
 pub use auth::{CurrentUser, LoginRefused, SignedIn, sign_in, sign_out};
-pub use error::{ApiError, ApiJson};
+pub use error::{ApiError, ApiJson, TextDiagnostic};
 pub use routing::RoutingState;
 pub use time::rfc3339_from_ms;
 
@@ -122,6 +123,27 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/reports/summary", get(reports::summary))
         .route("/api/v1/reports/agents", get(reports::agents))
+        .route("/api/v1/ivr-scripts", get(ivr_scripts::list))
+        .route(
+            "/api/v1/ivr-scripts/{name}",
+            get(ivr_scripts::get).put(ivr_scripts::put),
+        )
+        .route(
+            "/api/v1/ivr-scripts/{name}/versions",
+            get(ivr_scripts::versions),
+        )
+        .route(
+            "/api/v1/ivr-scripts/{name}/versions/{version}",
+            get(ivr_scripts::version),
+        )
+        .route(
+            "/api/v1/ivr-scripts/{name}/versions/{version}/restore",
+            post(ivr_scripts::restore),
+        )
+        .route(
+            "/api/v1/ivr-scripts/{name}/simulate",
+            post(ivr_scripts::simulate),
+        )
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/events", get(events::stream))
         .merge(openapi::routes())

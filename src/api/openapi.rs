@@ -82,6 +82,13 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
         super::routing::calls,
         super::routing::transfer,
         super::routing::hangup,
+        super::ivr_scripts::list,
+        super::ivr_scripts::get,
+        super::ivr_scripts::put,
+        super::ivr_scripts::versions,
+        super::ivr_scripts::version,
+        super::ivr_scripts::restore,
+        super::ivr_scripts::simulate,
     ),
     components(schemas(ErrorBody, ErrorDetail, Health)),
     modifiers(&SecuritySchemes),
@@ -97,6 +104,7 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
         (name = "events", description = "The live event stream"),
         (name = "audit", description = "Who read or changed what"),
         (name = "routing", description = "Queues, agent states, live calls"),
+        (name = "ivr-scripts", description = "IVR scripts: validated edits, versions, rollback, simulator"),
     )
 )]
 pub struct ApiDoc;

@@ -156,6 +156,9 @@ pub struct ScriptRegistry {
     problems: Mutex<Vec<Diagnostic>>,
     /// Serialises reloads, so two never interleave their swaps.
     reloading: Mutex<()>,
+    /// Held by an edit through the API from reading the current version to
+    /// the reload after writing the file, so two saves never interleave.
+    editing: tokio::sync::Mutex<()>,
     /// What the last [`ScriptRegistry::check_now`] saw.
     watched: Mutex<Fingerprint>,
     /// Bumped after every reload that changed a flow or the prompts.
@@ -208,6 +211,7 @@ impl ScriptRegistry {
             live: RwLock::new(Arc::default()),
             problems: Mutex::new(Vec::new()),
             reloading: Mutex::new(()),
+            editing: tokio::sync::Mutex::new(()),
             watched: Mutex::new(Fingerprint::new()),
             generation: tokio::sync::watch::Sender::new(0),
         };
@@ -254,6 +258,69 @@ impl ScriptRegistry {
         lock(&self.problems).clone()
     }
 
+    /// The script files of the directory (`ivr_dir/*.toml`), valid or not,
+    /// sorted. Blocking IO.
+    pub fn script_paths(&self) -> std::io::Result<Vec<PathBuf>> {
+        script_files(&self.ivr_dir)
+    }
+
+    /// The live flow loaded from `path`, if that file has one.
+    pub fn live_at(&self, path: &Path) -> Option<Arc<Script>> {
+        read(&self.live).by_file.get(path).cloned()
+    }
+
+    /// Checks `text` as the new content of `path` exactly as a reload
+    /// would: parse, validate against the prompts, and no number or flow
+    /// name that another live flow has. The editor's save and simulator
+    /// refuse what a reload would refuse, with the same diagnostics.
+    /// Blocking IO (the prompt files are looked at).
+    pub fn check_text(&self, path: &Path, text: &str) -> Result<Script, Vec<Diagnostic>> {
+        let script = self.parse_and_validate(path, text)?;
+        match read(&self.live).conflict(path, &script) {
+            None => Ok(script),
+            Some(conflict) => Err(vec![conflict]),
+        }
+    }
+
+    /// Held by the API while it saves a script: from reading the current
+    /// version to the reload after the write, so saves do not interleave.
+    pub fn edit_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.editing
+    }
+
+    /// Replaces `path` with `text` atomically (a temporary file beside it,
+    /// then a rename), so a reload, the watcher or a crash never sees half
+    /// a script; then reloads at once, so new calls get the new flow
+    /// without waiting for the watcher. Calls in progress keep theirs.
+    /// The temporary name does not end in `.toml`, so no reload takes it
+    /// for a script. Blocking IO.
+    pub fn write_script(
+        &self,
+        path: &Path,
+        text: &str,
+    ) -> std::io::Result<Result<ReloadReport, Vec<Diagnostic>>> {
+        use std::io::Write;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = path.with_file_name(format!(".{file_name}.saving"));
+        let written = (|| {
+            let mut file = fs::File::create(&temp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            if let Ok(meta) = fs::metadata(path) {
+                fs::set_permissions(&temp, meta.permissions())?;
+            }
+            fs::rename(&temp, path)
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(e);
+        }
+        Ok(self.reload())
+    }
+
     /// A receiver that changes after every reload that changed something;
     /// for tests and anything that caches derived data.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
@@ -290,15 +357,7 @@ impl ScriptRegistry {
         for path in paths {
             let checked = fs::read_to_string(&path)
                 .map_err(|e| vec![whole_file(&path, format!("cannot read: {e}"))])
-                .and_then(|text| {
-                    let script = parse(&path, &text)?;
-                    let found = validate(&script, &self.catalog);
-                    if found.is_empty() {
-                        Ok(script)
-                    } else {
-                        Err(found)
-                    }
-                });
+                .and_then(|text| self.parse_and_validate(&path, &text));
             match checked {
                 Ok(script) => match old.by_file.get(&path) {
                     Some(live) if live.source.text == script.source.text => {
@@ -430,6 +489,18 @@ impl ScriptRegistry {
             self.generation.send_modify(|g| *g = g.wrapping_add(1));
         }
         Some(result)
+    }
+
+    /// Parse and validate one file's text: everything but the conflicts
+    /// with other flows, which depend on the set it joins.
+    fn parse_and_validate(&self, path: &Path, text: &str) -> Result<Script, Vec<Diagnostic>> {
+        let script = parse(path, text)?;
+        let found = validate(&script, &self.catalog);
+        if found.is_empty() {
+            Ok(script)
+        } else {
+            Err(found)
+        }
     }
 
     fn preload_prompts(&self) {

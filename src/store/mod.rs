@@ -17,6 +17,7 @@ mod events;
 pub mod ids;
 mod inquiries;
 mod inquiry_writer;
+mod ivr_scripts;
 mod paging;
 mod password;
 mod serde_time;
@@ -40,6 +41,7 @@ pub use inquiries::{
     NewInquiry, UnknownValue,
 };
 pub use inquiry_writer::{InquiryWrite, InquiryWriter};
+pub use ivr_scripts::{IvrScriptText, IvrScriptVersion, MAX_IVR_VERSION_PAGE};
 pub use tokens::LoginLockout;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};

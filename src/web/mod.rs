@@ -21,6 +21,7 @@ pub mod headers;
 pub mod i18n;
 pub mod inquiries;
 pub mod inquiry;
+pub mod ivr;
 pub mod layout;
 pub mod live;
 pub mod login;
@@ -65,6 +66,11 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/inquiries/{id}/transfer", post(inquiry::transfer))
         .route("/inquiries/{id}/recording", get(inquiry::recording))
         .route("/visits/new", get(visit::show).post(visit::submit))
+        .route("/ivr", get(ivr::index))
+        .route("/ivr/{name}", get(ivr::editor).post(ivr::save))
+        .route("/ivr/{name}/simulate", post(ivr::simulate))
+        .route("/ivr/{name}/versions/{version}", get(ivr::version))
+        .route("/ivr/{name}/versions/{version}/restore", post(ivr::restore))
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::require_csrf,
