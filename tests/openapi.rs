@@ -49,6 +49,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/calls"),
     ("post", "/api/v1/calls/{id}/transfer"),
     ("post", "/api/v1/calls/{id}/hangup"),
+    ("get", "/api/v1/calendar"),
+    ("put", "/api/v1/calendar"),
 ];
 
 /// The `security` each route documents, when it is not a bearer token

@@ -4,6 +4,7 @@
 mod agents;
 mod audit;
 pub(crate) mod auth;
+pub(crate) mod calendar;
 pub mod channels;
 mod clients;
 mod error;
@@ -90,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/agents/{login}/state", patch(routing::set_state))
         .route("/api/v1/queues", get(routing::queues))
+        .route("/api/v1/calendar", get(calendar::get).put(calendar::put))
         .route("/api/v1/calls", get(routing::calls))
         .route("/api/v1/calls/{id}/transfer", post(routing::transfer))
         .route("/api/v1/calls/{id}/hangup", post(routing::hangup))

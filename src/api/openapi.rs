@@ -82,6 +82,8 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
         super::routing::calls,
         super::routing::transfer,
         super::routing::hangup,
+        super::calendar::get,
+        super::calendar::put,
     ),
     components(schemas(ErrorBody, ErrorDetail, Health)),
     modifiers(&SecuritySchemes),
@@ -97,6 +99,7 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
         (name = "events", description = "The live event stream"),
         (name = "audit", description = "Who read or changed what"),
         (name = "routing", description = "Queues, agent states, live calls"),
+        (name = "calendar", description = "Working hours and holidays of the IVR's business_hours"),
     )
 )]
 pub struct ApiDoc;
