@@ -262,6 +262,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             routing: routing.clone(),
             live_calls: live_calls.clone(),
             departments: config.departments.clone().into(),
+            queues: config.queues.clone().into(),
         }),
         reports: config.reports.clone(),
         lockout: LoginLockout {

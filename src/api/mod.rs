@@ -1,7 +1,7 @@
 //! The HTTP API (ARCHITECTURE §6): JSON under `/api/v1`, bearer tokens from
 //! `auth/login`, errors as `{"error": {"code", "message", "fields"}}`.
 
-mod agents;
+pub(crate) mod agents;
 mod audit;
 pub(crate) mod auth;
 pub(crate) mod calendar;

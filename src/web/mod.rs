@@ -12,6 +12,7 @@
 //! [`layout`] (the page frame), [`login`], [`live`] (SSE), then one module
 //! per view.
 
+pub mod admin;
 pub mod assets;
 pub mod error;
 pub mod i18n;
@@ -34,6 +35,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/lang/{code}", get(login::set_lang))
         .route("/live", get(live::stream))
         .route("/static/{name}", get(assets::serve))
+        .merge(admin::routes())
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::require_csrf,
