@@ -62,12 +62,20 @@ fn day_label(lang: Lang, day: Weekday) -> &'static str {
     }
 }
 
+/// `2026-11-26T13:36:19Z` as `2026-11-26 13:36 UTC`.
+fn utc_minute(rfc3339: &str) -> String {
+    match rfc3339.get(..16) {
+        Some(minute) => format!("{} UTC", minute.replacen('T', " ", 1)),
+        None => rfc3339.to_string(),
+    }
+}
+
 /// Where the hours in force come from, in words.
 fn provenance(lang: Lang, view: &CalendarView) -> Markup {
     html! {
         @match (&view.saved_by, &view.saved_at) {
             (Some(by), Some(at)) => p.notice.provenance id="hours-source" {
-                (lang.t("Сохранено в консоли", "Saved in the console")) " " (at) " (UTC), "
+                (lang.t("Сохранено в консоли", "Saved in the console")) " " (utc_minute(at)) ", "
                 (lang.t("пользователь", "by")) " " b { (by) } ". "
                 (lang.t(
                     "Эти часы действуют вместо раздела [calendar] в hotline.toml, в том числе после перезапуска: правка файла на них не влияет.",
@@ -185,5 +193,17 @@ pub(super) async fn save(
             };
             show_again(&state, &ctx, status, again).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn saved_times_are_shown_to_the_minute_in_utc() {
+        assert_eq!(
+            super::utc_minute("2026-11-26T13:36:19Z"),
+            "2026-11-26 13:36 UTC"
+        );
+        assert_eq!(super::utc_minute("garbage"), "garbage");
     }
 }
