@@ -1235,7 +1235,7 @@ impl Config {
 /// usual "unknown key ..., did you mean" message. The rules themselves stay
 /// in [`crate::ivr::calendar`]: each value is validated by building a
 /// calendar from it alone.
-mod calendar_toml {
+pub(crate) mod calendar_toml {
     use crate::ivr::Calendar;
     use crate::ivr::calendar::{CalendarConfig, Weekday};
     use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
@@ -1336,13 +1336,13 @@ mod calendar_toml {
         map.end()
     }
 
-    fn offset_text(minutes: i32) -> String {
+    pub(crate) fn offset_text(minutes: i32) -> String {
         let sign = if minutes < 0 { '-' } else { '+' };
         let minutes = minutes.unsigned_abs();
         format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
     }
 
-    fn intervals_text(intervals: &[(u16, u16)]) -> String {
+    pub(crate) fn intervals_text(intervals: &[(u16, u16)]) -> String {
         if intervals.is_empty() {
             return "closed".to_string();
         }

@@ -189,7 +189,10 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (inquiries, inquiry_writer) =
         InquiryWriter::spawn_with_crm_outbox(store.clone(), config.crm.enabled());
     let metrics = Arc::new(Metrics::default());
-    let calendar = crate::ivr::calendar::LiveCalendar::new(config.calendar.clone());
+    // Hours saved in the console win over the file's `[calendar]` (logged).
+    let calendar = crate::ivr::calendar::LiveCalendar::new(
+        api::calendar::calendar_at_start(&store, &config.calendar).await,
+    );
     let call_ctx = Arc::new(CallContext {
         shell: shell.clone(),
         flows: registry.clone(),
@@ -261,6 +264,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             routing: routing.clone(),
             live_calls: live_calls.clone(),
             departments: config.departments.clone().into(),
+            queues: config.queues.clone().into(),
         }),
         reports: crate::config::ReportsConfig {
             local_utc_offset_minutes: config.calendar.utc_offset_minutes,

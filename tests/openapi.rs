@@ -59,6 +59,8 @@ const ROUTES: &[(&str, &str)] = &[
         "/api/v1/ivr-scripts/{name}/versions/{version}/restore",
     ),
     ("post", "/api/v1/ivr-scripts/{name}/simulate"),
+    ("get", "/api/v1/calendar"),
+    ("put", "/api/v1/calendar"),
 ];
 
 /// The `security` each route documents, when it is not a bearer token

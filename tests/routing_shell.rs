@@ -487,7 +487,9 @@ async fn agents_created_changed_and_deleted_follow_into_routing() {
     let snapshot = routing.snapshot().await;
     assert_eq!(snapshot.agents[0].state, AgentState::Paused);
 
-    // While a call is in routing, a change waits for it to end.
+    // While a call is in routing a queue change applies too (the next
+    // call of a queue must reach its new member); the call ringing n1
+    // keeps ringing them.
     assert!(
         routing
             .agent_request("n1", AgentRequest::Available)
@@ -498,9 +500,18 @@ async fn agents_created_changed_and_deleted_follow_into_routing() {
     routing.call_entered(IncomingCall::new(CallId(1), "admission"), tx);
     assert!(matches!(orders.recv().await, Some(CallOrder::Ring { .. })));
     routing.agent_upserted(AgentSpec::new("n1").serving("general", 1));
-    assert_eq!(members(routing.clone(), "general").await, 0);
+    assert_eq!(members(routing.clone(), "general").await, 1);
+    assert_eq!(members(routing.clone(), "admission").await, 0);
+    assert_eq!(
+        routing.snapshot().await.agents[0].state,
+        AgentState::Ringing
+    );
     routing.caller_hung_up(CallId(1));
     assert_eq!(members(routing.clone(), "general").await, 1);
+    assert_eq!(
+        routing.snapshot().await.agents[0].state,
+        AgentState::Available
+    );
 
     routing.agent_deleted("n1");
     assert!(routing.snapshot().await.agents.is_empty());

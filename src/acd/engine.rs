@@ -235,6 +235,67 @@ impl Engine {
         Ok(())
     }
 
+    /// Changes the queues an agent serves (and the skills) at once, calls
+    /// in progress or not: a call ringing or talking to them keeps them (a
+    /// call knows its agent, not a member position), the queues they leave
+    /// stop offering them calls, and if they are available they take the
+    /// best caller already waiting in the queues they serve now.
+    pub fn set_agent_queues(
+        &mut self,
+        spec: AgentSpec,
+        now: Instant,
+    ) -> Result<Vec<Command>, AcdError> {
+        let a = self.agent_id(&spec.login)?;
+        let mut wanted: Vec<(usize, u8)> = Vec::with_capacity(spec.queues.len());
+        for (queue, skill) in &spec.queues {
+            let q = self.queue_id(queue)?;
+            if !wanted.iter().any(|&(m, _)| m == q) {
+                wanted.push((q, *skill));
+            }
+        }
+        let mut kept = Vec::with_capacity(wanted.len());
+        for (q, pos) in std::mem::take(&mut self.agents[a].queues) {
+            match wanted.iter().find(|&&(w, _)| w == q) {
+                Some(&(_, skill)) => {
+                    self.queues[q].members[pos].skill = skill;
+                    kept.push((q, pos));
+                }
+                None => self.leave_queue(q, pos),
+            }
+        }
+        for (q, skill) in wanted {
+            if !kept.iter().any(|&(k, _)| k == q) {
+                let members = &mut self.queues[q].members;
+                members.push(Member { agent: a, skill });
+                kept.push((q, members.len() - 1));
+            }
+        }
+        self.agents[a].queues = kept;
+        let mut out = Vec::new();
+        self.dispatch_agent(a, now, &mut out);
+        Ok(out)
+    }
+
+    /// Takes the member at `pos` out of queue `q`, keeping the positions
+    /// the later members' agents hold and the round-robin turn in step.
+    fn leave_queue(&mut self, q: usize, pos: usize) {
+        let queue = &mut self.queues[q];
+        if pos >= queue.members.len() {
+            return;
+        }
+        queue.members.remove(pos);
+        if queue.next_member > pos {
+            queue.next_member -= 1;
+        }
+        for later in &queue.members[pos..] {
+            for entry in &mut self.agents[later.agent].queues {
+                if entry.0 == q {
+                    entry.1 -= 1;
+                }
+            }
+        }
+    }
+
     /// Rebuilds the engine after a restart from the agents as persisted.
     /// Calls in flight are gone: an agent who was ringing, busy or in
     /// wrap-up comes back available (offline if not registered), a paused

@@ -676,3 +676,57 @@ fn configuration_errors_are_reported() {
         Err(AcdError::UnknownQueue("nope".into()))
     );
 }
+
+#[test]
+fn queue_membership_changes_apply_while_calls_go_on() {
+    let mut rig = Rig::new(vec![
+        QueueConfig::new("general").with_strategy(Strategy::RoundRobin),
+        QueueConfig::new("education"),
+    ]);
+    rig.agents("general", &["a", "b", "c"]);
+    rig.agents("education", &["d"]);
+    // a talks; a caller waits in education while d is on a call.
+    assert_eq!(rung(&rig.call(1, "general")), vec![(1, "a".into())]);
+    rig.answer(1, "a");
+    assert_eq!(rung(&rig.call(2, "education")), vec![(2, "d".into())]);
+    rig.answer(2, "d");
+    rig.call(3, "education");
+
+    // b joins education with a call in progress: takes the waiting caller.
+    let spec = AgentSpec::new("b")
+        .serving("general", 1)
+        .serving("education", 5);
+    let out = rig.engine.set_agent_queues(spec, rig.now).unwrap();
+    assert_eq!(rung(&rig.track(out)), vec![(3, "b".into())]);
+    rig.answer(3, "b");
+
+    // a leaves general (mid-call): the next general call skips a, and the
+    // members after a keep their turn.
+    let out = rig
+        .engine
+        .set_agent_queues(AgentSpec::new("a").serving("education", 1), rig.now)
+        .unwrap();
+    assert!(rung(&rig.track(out)).is_empty());
+    assert_eq!(rung(&rig.call(4, "general")), vec![(4, "c".into())]);
+    let persisted = rig.engine.persisted_agents();
+    let queues_of = |login: &str| {
+        persisted
+            .iter()
+            .find(|p| p.spec.login == login)
+            .map(|p| p.spec.queues.clone())
+            .unwrap()
+    };
+    assert_eq!(queues_of("a"), vec![("education".to_string(), 1)]);
+    assert_eq!(
+        queues_of("b"),
+        vec![("general".to_string(), 1), ("education".to_string(), 5)]
+    );
+    assert_eq!(queues_of("c"), vec![("general".to_string(), 1)]);
+    let general = &rig.engine.snapshot(rig.now).queues[0];
+    assert_eq!(general.agents.busy + general.agents.ringing, 2, "b and c");
+    assert_eq!(
+        rig.engine
+            .set_agent_queues(AgentSpec::new("a").serving("sales", 1), rig.now),
+        Err(AcdError::UnknownQueue("sales".into()))
+    );
+}

@@ -25,35 +25,35 @@ const MAX_PAGE: i64 = 1000;
 /// An agent as the API shows it: never its password or HA1.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Agent)]
-pub(super) struct AgentView {
-    login: String,
-    name: String,
-    role: Role,
-    queues: Vec<QueueSkill>,
-    digest_algorithms: Vec<Algorithm>,
-    nat: bool,
+pub(crate) struct AgentView {
+    pub(crate) login: String,
+    pub(crate) name: String,
+    pub(crate) role: Role,
+    pub(crate) queues: Vec<QueueSkill>,
+    pub(crate) digest_algorithms: Vec<Algorithm>,
+    pub(crate) nat: bool,
     /// The routing state: `offline`, `available`, `ringing`, `busy`,
     /// `wrap_up` or `paused` (without routing: `offline` or `available`
     /// by registration).
     #[schema(value_type = String, example = "offline")]
-    state: &'static str,
-    registrations: Vec<RegistrationView>,
+    pub(crate) state: &'static str,
+    pub(crate) registrations: Vec<RegistrationView>,
     #[schema(format = DateTime)]
-    created_at: String,
+    pub(crate) created_at: String,
 }
 
 /// One live SIP registration of the agent's phone.
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(as = Registration)]
-struct RegistrationView {
-    contact: String,
+pub(crate) struct RegistrationView {
+    pub(crate) contact: String,
     /// `udp` or `tcp`.
-    transport: String,
+    pub(crate) transport: String,
     /// Address the REGISTER came from.
-    source: String,
+    pub(crate) source: String,
     #[schema(format = DateTime)]
-    expires_at: String,
-    user_agent: Option<String>,
+    pub(crate) expires_at: String,
+    pub(crate) user_agent: Option<String>,
 }
 
 fn view(agent: Agent, bindings: Vec<Binding>, routed: Option<&'static str>) -> AgentView {
@@ -106,20 +106,20 @@ async fn routing_states(state: &AppState) -> HashMap<String, &'static str> {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct ListParams {
+pub(crate) struct ListParams {
     /// Page size, 1 to 1000 (default 100).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
-    limit: Option<String>,
+    pub(crate) limit: Option<String>,
     /// `next_cursor` of the previous page.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// A page of agents, ordered by login.
 #[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct Page<T> {
-    items: Vec<T>,
+pub(crate) struct Page<T> {
+    pub(crate) items: Vec<T>,
     /// Pass as `cursor` for the next page; `null` on the last one.
-    next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// Lists agents with their live registrations (head and admin).
@@ -135,7 +135,7 @@ pub(super) struct Page<T> {
         (status = 422, description = "Invalid `limit`", body = ErrorBody),
     )
 )]
-pub(super) async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     params: Result<Query<ListParams>, QueryRejection>,
@@ -194,7 +194,7 @@ pub(super) async fn list(
         (status = 404, description = "No such agent", body = ErrorBody),
     )
 )]
-pub(super) async fn get(
+pub(crate) async fn get(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(login): Path<String>,
@@ -219,44 +219,44 @@ pub(super) async fn get(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = NewAgent)]
-pub(super) struct CreateAgentBody {
+pub(crate) struct CreateAgentBody {
     #[schema(required = true, value_type = String, pattern = r"^[a-z0-9._-]{1,64}$")]
-    login: Option<String>,
+    pub(crate) login: Option<String>,
     #[schema(required = true, value_type = String, max_length = 200, pattern = r"\S")]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     /// Default `contact_manager`.
     #[schema(value_type = Option<Role>)]
-    role: Option<String>,
+    pub(crate) role: Option<String>,
     /// Opens both the API and the SIP phone (digest).
     #[schema(required = true, value_type = String, min_length = 8, max_length = 1024)]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
     /// Each queue at most once.
     #[serde(default)]
     #[schema(value_type = Vec<QueueSkillInput>)]
-    queues: Vec<QueueSkill>,
+    pub(crate) queues: Vec<QueueSkill>,
     #[schema(schema_with = algorithm_list)]
-    digest_algorithms: Option<Vec<String>>,
+    pub(crate) digest_algorithms: Option<Vec<String>>,
     #[serde(default)]
-    nat: bool,
+    pub(crate) nat: bool,
 }
 
 /// Body of `PATCH /api/v1/agents/{login}`: only the fields given change.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = AgentPatch)]
-pub(super) struct PatchAgentBody {
+pub(crate) struct PatchAgentBody {
     #[schema(max_length = 200, pattern = r"\S")]
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     #[schema(value_type = Option<Role>)]
-    role: Option<String>,
+    pub(crate) role: Option<String>,
     #[schema(min_length = 8, max_length = 1024)]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
     /// Each queue at most once.
     #[schema(value_type = Option<Vec<QueueSkillInput>>)]
-    queues: Option<Vec<QueueSkill>>,
+    pub(crate) queues: Option<Vec<QueueSkill>>,
     #[schema(schema_with = algorithm_list)]
-    digest_algorithms: Option<Vec<String>>,
-    nat: Option<bool>,
+    pub(crate) digest_algorithms: Option<Vec<String>>,
+    pub(crate) nat: Option<bool>,
 }
 
 /// `digest_algorithms` of a request: each at most once, in order of
@@ -367,7 +367,7 @@ fn parse_algorithms(
         (status = 422, description = "Invalid fields", body = ErrorBody),
     )
 )]
-pub(super) async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiJson(body): ApiJson<CreateAgentBody>,
@@ -423,7 +423,7 @@ pub(super) async fn create(
         (status = 422, description = "Invalid fields", body = ErrorBody),
     )
 )]
-pub(super) async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(login): Path<String>,
@@ -478,7 +478,7 @@ pub(super) async fn update(
         (status = 409, description = "The last admin", body = ErrorBody),
     )
 )]
-pub(super) async fn delete(
+pub(crate) async fn delete(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(login): Path<String>,

@@ -1,9 +1,10 @@
 //! The HTTP API (ARCHITECTURE §6): JSON under `/api/v1`, bearer tokens from
 //! `auth/login`, errors as `{"error": {"code", "message", "fields"}}`.
 
-mod agents;
+pub(crate) mod agents;
 mod audit;
 pub(crate) mod auth;
+pub(crate) mod calendar;
 pub mod channels;
 pub(crate) mod clients;
 mod error;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/agents/{login}/state", patch(routing::set_state))
         .route("/api/v1/queues", get(routing::queues))
+        .route("/api/v1/calendar", get(calendar::get).put(calendar::put))
         .route("/api/v1/calls", get(routing::calls))
         .route("/api/v1/calls/{id}/transfer", post(routing::transfer))
         .route("/api/v1/calls/{id}/hangup", post(routing::hangup))

@@ -89,6 +89,8 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
         super::ivr_scripts::version,
         super::ivr_scripts::restore,
         super::ivr_scripts::simulate,
+        super::calendar::get,
+        super::calendar::put,
     ),
     components(schemas(ErrorBody, ErrorDetail, Health)),
     modifiers(&SecuritySchemes),
@@ -105,6 +107,7 @@ pub const DOCS_PATH: &str = "/api/v1/docs";
         (name = "audit", description = "Who read or changed what"),
         (name = "routing", description = "Queues, agent states, live calls"),
         (name = "ivr-scripts", description = "IVR scripts: validated edits, versions, rollback, simulator"),
+        (name = "calendar", description = "Working hours and holidays of the IVR's business_hours"),
     )
 )]
 pub struct ApiDoc;

@@ -29,6 +29,9 @@ pub struct RoutingState {
     pub live_calls: LiveCalls,
     /// Transfer targets for "other" callers, from `[[departments]]`.
     pub departments: Arc<[DepartmentConfig]>,
+    /// The queues' settings from `[[queues]]` (read-only while running),
+    /// for the console's admin page.
+    pub queues: Arc<[crate::config::QueueSettings]>,
 }
 
 fn routing_of(state: &AppState) -> Result<&RoutingState, ApiError> {

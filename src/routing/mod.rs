@@ -371,8 +371,9 @@ struct Actor {
     /// Logins with a live registration as last reported, so an agent
     /// created after its phone registered starts registered.
     registered: HashSet<String>,
-    /// Agents deleted, or whose queues changed, since the engine was built:
-    /// applied by a rebuild as soon as no call is in the engine.
+    /// Agents deleted (or, should the engine refuse it, whose queues
+    /// changed) since the engine was built: applied by a rebuild as soon as
+    /// no call is in the engine.
     deleted: HashSet<String>,
     changed: HashMap<String, AgentSpec>,
 }
@@ -540,7 +541,7 @@ impl Actor {
         })
     }
 
-    /// A new agent joins at once; a changed one waits for a rebuild.
+    /// A new agent joins at once, and so do a known agent's new queues.
     fn agent_upserted(&mut self, spec: AgentSpec, now: Instant) -> Vec<Command> {
         let spec = self.known_queues_only(spec);
         let login = spec.login.clone();
@@ -568,10 +569,19 @@ impl Actor {
                 self.changed.remove(&login);
                 Vec::new()
             }
-            Some(_) => {
-                self.changed.insert(login, spec);
-                Vec::new()
-            }
+            // New queues or skills apply at once, so the next call of a
+            // queue can ring its new member even while other calls go on.
+            Some(_) => match self.engine.set_agent_queues(spec.clone(), now) {
+                Ok(out) => {
+                    self.changed.remove(&login);
+                    out
+                }
+                Err(e) => {
+                    tracing::warn!(login = %login, error = %e, "queue change deferred to a rebuild");
+                    self.changed.insert(login, spec);
+                    Vec::new()
+                }
+            },
         }
     }
 

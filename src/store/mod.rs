@@ -10,6 +10,7 @@ mod agent_state;
 mod agents;
 mod audit;
 mod bindings;
+mod calendar;
 mod channels;
 mod clients;
 mod crm_outbox;
@@ -29,6 +30,7 @@ pub use agents::{
     validate_new_agent, validate_patch,
 };
 pub use audit::{AuditEntry, AuditFilter, AuditRecord, MAX_AUDIT_PAGE};
+pub use calendar::SavedCalendar;
 pub use channels::{ContactKey, Filed, INQUIRY_MESSAGE};
 pub use clients::{
     Client, ClientFields, MANAGER_AREAS, MAX_CLIENT_PAGE, MessengerHandle, PersonalManager,

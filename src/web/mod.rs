@@ -12,6 +12,7 @@
 //! [`layout`] (the page frame), [`login`], [`live`] (SSE), then one module
 //! per view.
 
+pub mod admin;
 pub mod assets;
 pub mod board;
 pub mod chart;
@@ -71,6 +72,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/ivr/{name}/simulate", post(ivr::simulate))
         .route("/ivr/{name}/versions/{version}", get(ivr::version))
         .route("/ivr/{name}/versions/{version}/restore", post(ivr::restore))
+        .merge(admin::routes())
         .layer(axum::middleware::from_fn_with_state(
             state,
             session::require_csrf,
