@@ -93,8 +93,11 @@ trap 'exit 130' INT TERM
 export HOTLINE_ADMIN_PASSWORD="st-admin-$RANDOM$RANDOM"
 # Port 0 everywhere: the kernel picks free ports and the server logs them,
 # so nothing can take a port between choosing and binding it.
+# The IVR script endpoints save what they are sent: give them a copy, so
+# the run can never rewrite the repository's scripts.
+cp -r "$ROOT/ivr-scripts" "$WORK/ivr-scripts"
 (cd "$ROOT" && NO_COLOR=1 RUST_LOG=info exec "$BIN" serve \
-  --sip 127.0.0.1:0 --http 127.0.0.1:0 \
+  --sip 127.0.0.1:0 --http 127.0.0.1:0 --ivr-dir "$WORK/ivr-scripts" \
   --database "sqlite://$WORK/hotline.db" \
   --rtp-ports 31000-31099) >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
