@@ -45,6 +45,9 @@ async fn login_form_sets_an_http_only_strict_cookie_and_refuses_a_wrong_password
     assert_eq!(form.status(), StatusCode::OK);
     assert_eq!(form.headers()["x-frame-options"], "DENY");
     assert_eq!(form.headers()["cache-control"], "no-store");
+    let csp = form.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     let html = form.text().await.unwrap();
     assert!(html.contains("name=\"password\""), "{html}");
     assert!(html.contains("lang=\"ru\""), "Russian by default: {html}");

@@ -24,6 +24,11 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("static/console.js"),
     },
     Asset {
+        name: "ivr-editor.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("static/ivr-editor.js"),
+    },
+    Asset {
         name: "console.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("static/console.css"),
