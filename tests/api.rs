@@ -232,6 +232,33 @@ async fn admin_creates_reads_updates_and_deletes_an_agent() {
         StatusCode::UNAUTHORIZED,
         "invalid_token",
     );
+
+    // Each change of a user is on the audit log, without the password.
+    let audit = s
+        .get("/api/v1/audit?object_kind=agent&object_id=anna", &admin)
+        .await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.text);
+    let rows: Vec<(String, String)> = audit.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap().to_owned(),
+                r["detail"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("delete".to_owned(), String::new()),
+            ("update".to_owned(), "name, password, nat".to_owned()),
+            ("create".to_owned(), "role=contact_manager".to_owned()),
+        ],
+        "newest first"
+    );
+    assert!(!audit.text.contains("new-anna-pass"));
 }
 
 #[tokio::test]

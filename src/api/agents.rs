@@ -397,6 +397,8 @@ pub(crate) async fn create(
             crate::store::StoreError::Conflict(m) => ApiError::conflict("login_taken", m),
             other => other.into(),
         })?;
+    let detail = format!("role={}", agent.role.as_str());
+    audit_user_change(&state, &user, "create", &agent.login, Some(&detail)).await?;
     tracing::info!(by = %user.0.login, login = %agent.login, role = %agent.role, "agent created");
     let _ = state
         .agent_events
@@ -458,6 +460,8 @@ pub(crate) async fn update(
         .store
         .update_agent(&login, &patch, &state.realm)
         .await?;
+    let detail = changed_fields(&patch);
+    audit_user_change(&state, &user, "update", &agent.login, Some(&detail)).await?;
     tracing::info!(by = %user.0.login, login = %agent.login, "agent updated");
     let _ = state
         .agent_events
@@ -493,9 +497,48 @@ pub(crate) async fn delete(
         return Err(last_admin());
     }
     state.store.delete_agent(&login).await?;
+    audit_user_change(&state, &user, "delete", &login, None).await?;
     tracing::info!(by = %user.0.login, login = %login, "agent deleted");
     let _ = state.agent_events.send(AgentEvent::Deleted(login));
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Writes a change of a user (object kind `agent`) to the audit log before
+/// the answer goes out: who may sign in, with which role, is exactly what an
+/// audit must be able to reconstruct.
+async fn audit_user_change(
+    state: &AppState,
+    user: &CurrentUser,
+    action: &str,
+    login: &str,
+    detail: Option<&str>,
+) -> Result<(), ApiError> {
+    super::inquiries::audit(state, user, action, "agent", Some(login), detail).await
+}
+
+/// Which fields a patch changed, for the audit row (never the password
+/// itself).
+fn changed_fields(patch: &AgentPatch) -> String {
+    let mut fields = Vec::new();
+    if patch.name.is_some() {
+        fields.push("name".to_owned());
+    }
+    if let Some(role) = patch.role {
+        fields.push(format!("role={}", role.as_str()));
+    }
+    if patch.password.is_some() {
+        fields.push("password".to_owned());
+    }
+    if patch.queues.is_some() {
+        fields.push("queues".to_owned());
+    }
+    if patch.digest_algorithms.is_some() {
+        fields.push("digest_algorithms".to_owned());
+    }
+    if patch.nat.is_some() {
+        fields.push("nat".to_owned());
+    }
+    fields.join(", ")
 }
 
 /// Removing the last admin would leave nobody able to manage users.
