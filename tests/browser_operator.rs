@@ -153,7 +153,7 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
         .wait_url("the operator desk", |u| u.ends_with("/operator"))
         .await;
     browser
-        .wait_text("#my-state-badge", "available", |t| t.contains("свободен"))
+        .wait_text("#my-state-badge", "available", |t| t.contains("Свободен"))
         .await;
     browser
         .wait_text("#no-call", "no call", |t| t.contains("Сейчас звонка нет"))
@@ -193,7 +193,7 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
     );
     let reason = browser.text(&browser.find("#pop-reason").await).await;
     assert_eq!(
-        reason, "дольше всех свободен",
+        reason, "Дольше всех свободен",
         "the reason shows while ringing"
     );
     let category = browser.text(&browser.find("#pop-category").await).await;
@@ -209,7 +209,7 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
         .await;
     assert_eq!(same_page, json!(true), "the pop came without a reload");
     browser
-        .wait_text("#my-state-badge", "ringing", |t| t.contains("звонок"))
+        .wait_text("#my-state-badge", "ringing", |t| t.contains("Звонок"))
         .await;
     browser.screenshot("operator-screen-pop").await;
 
@@ -222,7 +222,7 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
     assert!(browser.text(&pop).await.contains("Разговор"));
     browser
         .wait_text("#pop-reason", "the routing reason", |t| {
-            t.contains("дольше всех свободен")
+            t.contains("Дольше всех свободен")
         })
         .await;
     browser.click_css("#pop-open-inquiry").await;
@@ -249,7 +249,7 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
     browser.screenshot("inquiry-form").await;
     browser.click_css("#resolve").await;
     browser
-        .wait_text("#inquiry-status", "resolved", |t| t.contains("решено"))
+        .wait_text("#inquiry-status", "resolved", |t| t.contains("Решено"))
         .await;
     browser.find("#notice").await;
 
@@ -270,7 +270,7 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
     browser.goto(&format!("{base}/operator")).await;
     browser
         .wait_text("#my-state-badge", "wrap-up", |t| {
-            t.contains("постобработка")
+            t.contains("Постобработка")
         })
         .await;
     let left = browser.find("#wrap-up-left [data-remaining-ms]").await;

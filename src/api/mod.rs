@@ -22,7 +22,7 @@ mod time;
 pub use auth::{CurrentUser, LoginRefused, SignedIn, sign_in, sign_out};
 pub use error::{ApiError, ApiJson, TextDiagnostic};
 pub use routing::RoutingState;
-pub use time::rfc3339_from_ms;
+pub use time::{ms_from_rfc3339, rfc3339_from_ms};
 
 use crate::store::Store;
 use axum::Json;

@@ -15,6 +15,14 @@ pub fn rfc3339_from_ms(ms: i64) -> String {
     )
 }
 
+/// The Unix milliseconds of an RFC 3339 time (any offset) or a bare date
+/// (its UTC midnight), as the API's `from`/`to` parameters read them;
+/// `None` for anything else. The console reads the API's own timestamps
+/// back with it to show them in the institute's time.
+pub fn ms_from_rfc3339(text: &str) -> Option<i64> {
+    super::query::parse_instant(text).map(|(ms, _)| ms)
+}
+
 /// Proleptic Gregorian date of a day count since 1970-01-01
 /// (Howard Hinnant's `civil_from_days`). Exact for every i64 day count
 /// that comes from milliseconds.

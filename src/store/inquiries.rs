@@ -93,6 +93,16 @@ impl InquiryStatus {
             InquiryStatus::CallbackRequested => "callback_requested",
         }
     }
+
+    /// Whether the inquiry still needs someone: the rule of
+    /// [`Store::has_open_inquiry`] (routing's "the client has an open
+    /// inquiry"), for an inquiry already read.
+    pub fn is_open(self) -> bool {
+        !matches!(
+            self,
+            InquiryStatus::Resolved | InquiryStatus::ResolvedInIvr | InquiryStatus::Abandoned
+        )
+    }
 }
 
 /// A name that is not one of an enum's values; the message lists them.

@@ -25,7 +25,7 @@ use crate::api::agents::{AgentView, ListParams};
 use crate::api::calendar::CalendarView;
 use crate::api::{ApiError, AppState};
 use crate::config::QueueSettings;
-use crate::role::{AccessLevel, Role};
+use crate::role::AccessLevel;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -135,18 +135,6 @@ fn form_errors(e: ApiError, fallback_field: &str) -> Result<(StatusCode, FieldEr
     Err(WebError(e))
 }
 
-/// The role's name for people.
-fn role_label(lang: Lang, role: Role) -> &'static str {
-    match role {
-        Role::ContactManager => lang.t("Контакт-менеджер", "Contact manager"),
-        Role::AdmissionManager => lang.t("Менеджер приёмной комиссии", "Admission manager"),
-        Role::EducationManager => lang.t("Менеджер по обучению", "Education manager"),
-        Role::DepartmentHead => lang.t("Руководитель подразделения", "Department head"),
-        Role::Head => lang.t("Руководитель", "Head"),
-        Role::Admin => lang.t("Администратор", "Administrator"),
-    }
-}
-
 /// Every agent, through the API's list (all pages).
 async fn all_agents(state: &AppState, ctx: &Ctx) -> Result<Vec<AgentView>, WebError> {
     let mut agents = Vec::new();
@@ -180,18 +168,16 @@ fn queue_settings(state: &AppState) -> &[QueueSettings] {
 struct AdminData {
     agents: Vec<AgentView>,
     calendar: CalendarView,
-    /// The institute's local time now, and whether it is open.
-    now: (String, bool),
+    /// Now (Unix ms), and whether the institute is open by the calendar
+    /// in force.
+    now: (i64, bool),
 }
 
-/// The local time by the calendar in force, and whether it is open then.
-fn institute_now(state: &AppState) -> (String, bool) {
+fn institute_now(state: &AppState) -> (i64, bool) {
+    let now_ms = crate::api::now_ms();
     let calendar = state.calendar.get();
-    let unix_s = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let local = calendar.local_time(unix_s);
-    (local.to_string(), calendar.is_open(&local))
+    let local = calendar.local_time(now_ms.div_euclid(1000));
+    (now_ms, calendar.is_open(&local))
 }
 
 async fn load(state: &AppState, ctx: &Ctx) -> Result<AdminData, WebError> {

@@ -19,13 +19,14 @@
 use super::error::WebError;
 use super::i18n::Lang;
 use super::layout::page;
-use super::reports::{clock, figure, opt_clock, share_text};
+use super::present::{Zone, agent_state_badge, call_state_badge, clock, opt_clock, phone, share};
+use super::reports::figure;
 use super::session::Ctx;
 use crate::api::routing::{BoardAgentView, CallsView, QueueView, QueuesView};
 use crate::api::{AppState, CurrentUser};
-use crate::report::{DateRange, Group, SummaryRow, summary_report};
+use crate::report::{Group, SummaryRow, summary_report};
 use crate::role::AccessLevel;
-use crate::routing::{LiveCallState, LiveCallView};
+use crate::routing::LiveCallView;
 use axum::extract::State;
 use axum::http::StatusCode;
 use maud::{Markup, html};
@@ -48,7 +49,7 @@ struct Live {
 }
 
 impl Board {
-    async fn read(state: &AppState, user: &CurrentUser) -> Result<Board, WebError> {
+    async fn read(state: &AppState, user: &CurrentUser, zone: Zone) -> Result<Board, WebError> {
         user.require(AccessLevel::Head)?;
         let queues = crate::api::routing::queues(State(state.clone()), user.clone()).await;
         let calls = crate::api::routing::calls(State(state.clone()), user.clone()).await;
@@ -66,10 +67,9 @@ impl Board {
             (Err(e), _) | (_, Err(e)) => return Err(e.into()),
         };
         let now_ms = crate::api::now_ms();
-        let today = DateRange::day_of(now_ms, state.reports.local_utc_offset_minutes);
         let today = summary_report(
             &state.store,
-            &today,
+            &zone.today(now_ms),
             Group::Day,
             state.reports.service_level_s,
             now_ms,
@@ -102,7 +102,7 @@ impl Board {
 pub(crate) async fn show(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, WebError> {
     ctx.user.require(AccessLevel::Head)?;
     crate::api::reports::audit_report(&state, &ctx.user, "board", None).await?;
-    let board = Board::read(&state, &ctx.user).await?;
+    let board = Board::read(&state, &ctx.user, ctx.zone).await?;
     let lang = ctx.lang;
     let title = lang.t("Монитор", "Live board");
     let body = html! {
@@ -124,7 +124,7 @@ pub(crate) async fn show(State(state): State<AppState>, ctx: Ctx) -> Result<Mark
 
 /// `GET /board/fragment`: the board's content, re-fetched by htmx.
 pub(crate) async fn fragment(State(state): State<AppState>, ctx: Ctx) -> Result<Markup, WebError> {
-    let board = Board::read(&state, &ctx.user).await?;
+    let board = Board::read(&state, &ctx.user, ctx.zone).await?;
     Ok(fragment_markup(ctx.lang, &board))
 }
 
@@ -158,33 +158,11 @@ fn today(lang: Lang, today: &SummaryRow) -> Markup {
             div.figures {
                 (figure(lang.t("Звонков", "Calls"), today.calls_offered.to_string(), "calls"))
                 (figure(lang.t("Отвечено", "Answered"), today.calls_answered.to_string(), "answered"))
-                (figure(lang.t("Уровень обслуживания", "Service level"), share_text(today.service_level), "service-level"))
-                (figure(lang.t("Доля потерянных", "Abandon rate"), share_text(today.abandoned_share), "abandoned"))
+                (figure(lang.t("Уровень обслуживания", "Service level"), share(today.service_level), "service-level"))
+                (figure(lang.t("Доля потерянных", "Abandon rate"), share(today.abandoned_share), "abandoned"))
                 (figure(lang.t("Среднее ожидание", "Average wait"), opt_clock(today.avg_wait_ms), "avg-wait"))
             }
         }
-    }
-}
-
-/// An agent state's name in the reader's language.
-pub(crate) fn state_label(lang: Lang, state: &str) -> &'static str {
-    match state {
-        "available" => lang.t("Свободен", "Available"),
-        "ringing" => lang.t("Звонок", "Ringing"),
-        "busy" => lang.t("Разговор", "Busy"),
-        "wrap_up" => lang.t("Постобработка", "Wrap-up"),
-        "paused" => lang.t("Пауза", "Paused"),
-        "offline" => lang.t("Не в сети", "Offline"),
-        _ => lang.t("Неизвестно", "Unknown"),
-    }
-}
-
-fn call_state(lang: Lang, state: LiveCallState) -> (&'static str, &'static str) {
-    match state {
-        LiveCallState::InIvr => ("in_ivr", lang.t("В меню", "In the menu")),
-        LiveCallState::Waiting => ("waiting", lang.t("Ждёт", "Waiting")),
-        LiveCallState::Ringing => ("ringing", lang.t("Звонит оператору", "Ringing an agent")),
-        LiveCallState::Talking => ("talking", lang.t("Разговор", "Talking")),
     }
 }
 
@@ -211,7 +189,7 @@ fn agents(lang: Lang, board: &Board, live: &Live) -> Markup {
                             tr id={ "agent-" (agent.login) } data-state=(agent.state) {
                                 td { (board.name(&agent.login)) " " span.muted { (agent.login) } }
                                 td {
-                                    span class={ "badge state state-" (agent.state) } { (state_label(lang, &agent.state)) }
+                                    (agent_state_badge(lang, &agent.state, None))
                                     @if agent.pause_pending {
                                         " " span.muted.pause-pending { (lang.t("пауза после звонка", "pause after the call")) }
                                     }
@@ -219,7 +197,7 @@ fn agents(lang: Lang, board: &Board, live: &Live) -> Markup {
                                 td { (elapsed(i64::try_from(agent.in_state_ms).unwrap_or(i64::MAX))) }
                                 td {
                                     @if let Some(call) = call {
-                                        span.call { (call.caller) }
+                                        span.call { (phone(&call.caller)) }
                                         @if let Some(queue) = &call.queue { " · " (queue) }
                                     } @else { span.muted { "—" } }
                                 }
@@ -287,12 +265,11 @@ fn calls(lang: Lang, board: &Board, calls: &[LiveCallView]) -> Markup {
                     } }
                     tbody {
                         @for call in calls {
-                            @let (class, label) = call_state(lang, call.state);
                             tr id={ "call-" (call.id) } {
-                                td { (call.caller) }
+                                td { (phone(&call.caller)) }
                                 td { (call.queue.as_deref().unwrap_or("—")) }
                                 td { (call.agent.as_deref().map_or("—", |a| board.name(a))) }
-                                td { span class={ "badge call-" (class) } { (label) } }
+                                td { (call_state_badge(lang, call.state)) }
                                 td { (elapsed(board.now_ms - call.since_ms)) }
                             }
                         }

@@ -11,6 +11,7 @@
 //! HTML, `<rect>` without `/>` or `</rect>` would swallow the elements
 //! after it.
 
+use super::present::percent;
 use maud::{Markup, html};
 
 /// One bar: `key` is the full name of the slot (`2025-03-03`, `14`),
@@ -47,11 +48,6 @@ impl Scale {
             Scale::Share => format!("{:.0} %", value * 100.0),
         }
     }
-}
-
-/// `0.8333` as `83.3 %`.
-pub fn percent(share: f64) -> String {
-    format!("{:.1} %", share * 100.0)
 }
 
 const WIDTH: f64 = 600.0;

@@ -6,9 +6,9 @@
 pub mod card;
 
 use super::error::WebError;
-use super::inquiries::display::{area_label, category_label, phone};
 use super::inquiries::{Staff, query_url};
 use super::layout::page;
+use super::present::{self, phone};
 use super::session::{Ctx, encode_query_value};
 use crate::api::AppState;
 use crate::api::clients::SearchParams;
@@ -110,9 +110,9 @@ pub(crate) async fn search(
                                     } }
                                     td.nowrap { @for p in &c.phones { (phone(p)) br; } }
                                     td { @for e in &c.emails { (e) br; } }
-                                    td { @if let Some(cat) = &c.category { (category_label(lang, cat)) } }
+                                    td { @if let Some(cat) = &c.category { (present::category(lang, cat)) } }
                                     td { @for m in &c.managers {
-                                        (area_label(lang, &m.area)) ": " (staff.name(&m.login)) br;
+                                        (present::area(lang, &m.area)) ": " (staff.name(&m.login)) br;
                                     } }
                                 }
                             }

@@ -9,23 +9,20 @@
 //! are the console's too. This page only draws the form around it and the
 //! table of what came back.
 
-pub mod display;
-
 use super::error::WebError;
 use super::i18n::Lang;
 use super::layout::page;
+use super::present::{self, Zone, phone, status_badge};
 use super::session::{Ctx, encode_query_value};
 use crate::api::inquiries::{ListParams, Page, audit};
-use crate::api::{ApiError, AppState, CurrentUser};
-use crate::ivr::CATEGORIES;
+use crate::api::{ApiError, AppState, CurrentUser, rfc3339_from_ms};
 use crate::role::AccessLevel;
 use crate::store::{Channel, Inquiry, InquiryStatus};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use display::{category_label, channel_label, phone, status_badge, status_label, time_cell};
 use maud::{Markup, html};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -131,10 +128,17 @@ pub(crate) async fn search(
 ) -> Result<Response, WebError> {
     let filters = filters.map(|Query(f)| f).unwrap_or_default();
     let staff = Staff::load(&state).await?;
+    let local_query = raw_query.as_deref().map(|q| local_days(q, ctx.zone));
+    let params = match local_query.as_deref() {
+        Some(local) if raw_query.as_deref() != Some(local) => format!("/?{local}")
+            .parse::<Uri>()
+            .map_or(params, |uri| Query::try_from_uri(&uri)),
+        _ => params,
+    };
     let listed = crate::api::inquiries::list(
         State(state.clone()),
         ctx.user.clone(),
-        RawQuery(raw_query),
+        RawQuery(local_query),
         params,
     )
     .await;
@@ -157,6 +161,29 @@ pub(crate) async fn search(
     };
     let title = ctx.lang.t("Поиск обращений", "Inquiry search");
     Ok((status, page(&ctx, "/inquiries", title, body)).into_response())
+}
+
+/// The query with its `from`/`to` dates read as the institute's days, as
+/// every time on the page is (the API reads a bare date as a UTC day): a
+/// date goes on as the exact instant its local day starts (`to`: the next
+/// day's, which the API excludes). Anything else goes on as typed, so the
+/// API's 422 still names a bad date.
+fn local_days(query: &str, zone: Zone) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            let instant = match pair.split_once('=') {
+                Some(("from", date)) => zone.day_start_ms(date).map(|ms| ("from", ms)),
+                Some(("to", date)) => zone.day_end_ms(date).map(|ms| ("to", ms)),
+                _ => None,
+            };
+            instant.map_or_else(
+                || pair.to_owned(),
+                |(name, ms)| format!("{name}={}", encode_query_value(&rfc3339_from_ms(ms))),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Names of the clients of the listed inquiries, by id. Each is a read of
@@ -246,7 +273,7 @@ fn form(ctx: &Ctx, f: &Filters, errors: &BTreeMap<String, String>, staff: &Staff
                     select name="status" id="status" aria-invalid=[errors.contains_key("status").then_some("true")] {
                         option value="" { (lang.t("любой", "any")) }
                         @for s in InquiryStatus::ALL {
-                            option value=(s.as_str()) selected[is(&f.status, s.as_str())] { (status_label(lang, s)) }
+                            option value=(s.as_str()) selected[is(&f.status, s.as_str())] { (present::status(lang, s)) }
                         }
                     }
                     (field_error(errors, "status"))
@@ -256,7 +283,7 @@ fn form(ctx: &Ctx, f: &Filters, errors: &BTreeMap<String, String>, staff: &Staff
                     select name="channel" id="channel" aria-invalid=[errors.contains_key("channel").then_some("true")] {
                         option value="" { (lang.t("любой", "any")) }
                         @for c in Channel::ALL {
-                            option value=(c.as_str()) selected[is(&f.channel, c.as_str())] { (channel_label(lang, c)) }
+                            option value=(c.as_str()) selected[is(&f.channel, c.as_str())] { (present::channel(lang, c)) }
                         }
                     }
                     (field_error(errors, "channel"))
@@ -265,9 +292,7 @@ fn form(ctx: &Ctx, f: &Filters, errors: &BTreeMap<String, String>, staff: &Staff
                     (lang.t("Категория", "Category"))
                     select name="category" id="category" {
                         option value="" { (lang.t("любая", "any")) }
-                        @for c in CATEGORIES {
-                            option value=(c) selected[is(&f.category, c)] { (category_label(lang, c)) }
-                        }
+                        (present::category_options(lang, f.category.as_deref().unwrap_or_default()))
                     }
                 }
                 label {
@@ -295,7 +320,7 @@ fn form(ctx: &Ctx, f: &Filters, errors: &BTreeMap<String, String>, staff: &Staff
                     input type="text" name="client_id" id="client_id" value=(value(&f.client_id));
                 }
                 label {
-                    (lang.t("Создано с", "Created from"))
+                    (ctx.zone.heading(lang.t("Создано с", "Created from")))
                     input type="date" name="from" id="from" value=(value(&f.from)) aria-invalid=[errors.contains_key("from").then_some("true")];
                     (field_error(errors, "from"))
                 }
@@ -360,7 +385,7 @@ fn results_table(
             div.table-wrap {
                 table.records #inquiry-results {
                     thead { tr {
-                        th { (lang.t("Создано (UTC)", "Created (UTC)")) }
+                        th { (ctx.zone.heading(lang.t("Создано", "Created"))) }
                         th { (lang.t("Канал", "Channel")) }
                         th { (lang.t("От кого", "From")) }
                         th { (lang.t("Клиент", "Client")) }
@@ -374,8 +399,8 @@ fn results_table(
                         @for i in &found.items {
                             @let href = format!("/inquiries/{}", encode_query_value(&i.id));
                             tr data-inquiry=(i.id) {
-                                td { a href=(href) { (time_cell(i.created_at_ms)) } }
-                                td { (channel_label(lang, i.channel)) }
+                                td { a href=(href) { (ctx.zone.time(i.created_at_ms)) } }
+                                td { (present::channel(lang, i.channel)) }
                                 td.nowrap { (phone(&i.from)) }
                                 td {
                                     @if let Some(id) = &i.client_id {
@@ -387,11 +412,11 @@ fn results_table(
                                         }
                                     }
                                 }
-                                td { @if let Some(c) = &i.category { (category_label(lang, c)) } }
-                                td { a href=(href) { (i.topic.as_deref().unwrap_or("—")) } }
-                                td { (status_badge(lang, i.status)) }
+                                td { @if let Some(c) = &i.category { (present::category(lang, c)) } }
+                                td { a href=(href) { (present::or_dash(i.topic.as_deref().map(|t| present::topic(lang, t)))) } }
+                                td { (status_badge(lang, i.status, None)) }
                                 td { @if let Some(agent) = &i.agent { span title=(agent) { (staff.name(agent)) } } }
-                                td.num { (display::wait(i.wait_ms)) }
+                                td.num { (present::opt_clock(i.wait_ms)) }
                             }
                         }
                     }
@@ -413,6 +438,22 @@ fn results_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_searched_are_the_institutes_days() {
+        let moscow = Zone {
+            utc_offset_minutes: 180,
+        };
+        assert_eq!(
+            local_days("q=a&from=2025-03-01&to=2025-03-02&status=new", moscow),
+            "q=a&from=2025-02-28T21%3A00%3A00Z&to=2025-03-02T21%3A00%3A00Z&status=new"
+        );
+        assert_eq!(
+            local_days("from=yesterday&to=2025-03-01T10%3A00%3A00Z", moscow),
+            "from=yesterday&to=2025-03-01T10%3A00%3A00Z",
+            "what is not a date goes on as typed"
+        );
+    }
 
     #[test]
     fn next_page_keeps_the_filters_and_encodes_them() {

@@ -14,7 +14,7 @@
 use super::error::WebError;
 use super::i18n::Lang;
 use super::layout::{csrf_field, page as frame};
-use super::operator::present;
+use super::present::{self, Zone, phone, status_badge};
 use super::session::Ctx;
 use crate::api::inquiries::{
     INFORM_WAYS, InformRequest, InquiryWithEvents, ResolveRequest, UpdateInquiryRequest,
@@ -350,19 +350,6 @@ fn error_for(lang: Lang, errors: &FieldErrors, field: &str) -> Markup {
     }
 }
 
-fn inform_way(lang: Lang, way: &str) -> &'static str {
-    match way {
-        "phone" => lang.t("по телефону", "by phone"),
-        "email" => lang.t("по e-mail", "by e-mail"),
-        "messenger" => lang.t("в мессенджере", "by messenger"),
-        "in_person" => lang.t("лично", "in person"),
-        "chat" => lang.t("в чате", "in chat"),
-        "sms" => lang.t("по SMS", "by SMS"),
-        "post" => lang.t("почтой", "by post"),
-        _ => lang.t("другое", "other"),
-    }
-}
-
 fn render(
     ctx: &Ctx,
     data: &PageData,
@@ -376,15 +363,13 @@ fn render(
     let can_hear =
         ctx.user.access() >= AccessLevel::Head || inquiry.agent.as_deref() == Some(ctx.login());
     let body = html! {
-        h1 { (title) " " span class={ "badge status-" (inquiry.status.as_str()) } #inquiry-status data-status=(inquiry.status.as_str()) {
-            (present::status(lang, inquiry.status))
-        } }
+        h1 { (title) " " (status_badge(lang, inquiry.status, Some("inquiry-status"))) }
         @if let Some(notice) = notice { p.notice #notice role="status" { (notice) } }
         @if !errors.is_empty() {
             p.error #form-errors role="alert" { (lang.t("Исправьте отмеченные поля.", "Fix the marked fields.")) }
         }
         div.grid.inquiry-grid {
-            (details(lang, data))
+            (details(lang, ctx.zone, data))
             (form_card(ctx, inquiry, form, errors))
         }
         @if data.call.is_some() {
@@ -401,21 +386,21 @@ fn render(
         }
         section.card #timeline {
             h2 { (lang.t("История изменений", "Timeline")) }
-            (timeline(lang, &data.inquiry))
+            (timeline(lang, ctx.zone, &data.inquiry))
         }
     };
     frame(ctx, "/inquiries", &title, body)
 }
 
-fn details(lang: Lang, data: &PageData) -> Markup {
+fn details(lang: Lang, zone: Zone, data: &PageData) -> Markup {
     let i = &data.inquiry.inquiry;
-    let time = |ms: Option<i64>| present::or_dash(ms.map(present::time));
+    let time = |ms: Option<i64>| zone.opt_time(ms);
     html! {
         section.card #inquiry-details {
             h2 { (lang.t("Сведения", "Details")) }
             dl.facts {
                 dt { (lang.t("Канал", "Channel")) } dd #detail-channel { (present::channel(lang, i.channel)) }
-                dt { (lang.t("Откуда", "From")) } dd #detail-from { (present::or_dash(Some(i.from.clone()))) }
+                dt { (lang.t("Откуда", "From")) } dd #detail-from { (present::or_dash(Some(phone(&i.from)))) }
                 dt { (lang.t("Клиент", "Client")) }
                 dd #detail-client {
                     @match (&data.client, &i.client_id) {
@@ -426,34 +411,32 @@ fn details(lang: Lang, data: &PageData) -> Markup {
                         (None, None) => span.muted { "—" },
                     }
                 }
-                dt { (lang.t("Создано", "Created")) } dd { (present::time(i.created_at_ms)) }
+                dt { (lang.t("Создано", "Created")) } dd { (zone.time(i.created_at_ms)) }
                 dt { (lang.t("Ответ", "Answered")) } dd { (time(i.answered_at_ms)) }
                 dt { (lang.t("Завершено", "Ended")) } dd { (time(i.ended_at_ms)) }
                 dt { (lang.t("Путь в меню", "IVR path")) } dd { (present::or_dash(i.ivr_path.clone())) }
                 dt { (lang.t("Очередь", "Queue")) } dd { (present::or_dash(i.queue.clone())) }
                 dt { (lang.t("Менеджер", "Manager")) } dd #detail-agent { (present::or_dash(i.agent.clone())) }
                 dt { (lang.t("Причина маршрутизации", "Routing reason")) }
-                dd { (present::or_dash(i.routing_reason.as_deref().map(|r| present::reason(lang, r)))) }
+                dd { (present::or_dash(i.routing_reason.as_deref().map(|r| present::routing_reason(lang, r)))) }
                 dt { (lang.t("Ожидание / разговор", "Wait / talk")) }
-                dd { (present::or_dash(i.wait_ms.map(present::duration))) " / " (present::or_dash(i.talk_ms.map(present::duration))) }
+                dd { (present::opt_clock(i.wait_ms)) " / " (present::opt_clock(i.talk_ms)) }
                 dt { (lang.t("Решено", "Resolved")) }
                 dd #detail-resolved { (time(i.resolved_at_ms)) @if let Some(by) = &i.resolved_by { " (" (by) ")" } }
                 dt { (lang.t("Клиент проинформирован", "Client informed")) }
                 dd #detail-informed {
                     (time(i.client_informed_at_ms))
-                    @if let Some(how) = &i.informed_how { ", " (inform_way(lang, how)) }
+                    @if let Some(how) = &i.informed_how { " · " (present::inform_way(lang, how)) }
                     @if let Some(by) = &i.informed_by { " (" (by) ")" }
                 }
             }
+            (zone.note(lang))
         }
     }
 }
 
 fn form_card(ctx: &Ctx, inquiry: &Inquiry, form: &InquiryForm, errors: &FieldErrors) -> Markup {
     let lang = ctx.lang;
-    let known_category = present::CATEGORY_LABELS
-        .iter()
-        .any(|(code, _, _)| *code == form.category);
     let already_informed = inquiry.client_informed_at_ms.is_some();
     let resolved = inquiry.status == crate::store::InquiryStatus::Resolved;
     html! {
@@ -465,13 +448,7 @@ fn form_card(ctx: &Ctx, inquiry: &Inquiry, form: &InquiryForm, errors: &FieldErr
                     (lang.t("Категория", "Category"))
                     select #category name="category" {
                         option value="" selected[form.category.is_empty()] { "—" }
-                        @for (code, ru, en) in present::CATEGORY_LABELS {
-                            option value=(code) selected[form.category == *code] { (lang.t(ru, en)) }
-                        }
-                        @if !form.category.is_empty() && !known_category {
-                            // Keep what was sent, so the 422 shows it.
-                            option value=(form.category) selected { (form.category) }
-                        }
+                        (present::category_options(lang, &form.category))
                     }
                     (error_for(lang, errors, "category"))
                 }
@@ -500,7 +477,7 @@ fn form_card(ctx: &Ctx, inquiry: &Inquiry, form: &InquiryForm, errors: &FieldErr
                         (lang.t("Как", "How"))
                         select #how name="how" disabled[already_informed] {
                             @for way in INFORM_WAYS {
-                                option value=(way) selected[form.how == *way] { (inform_way(lang, way)) }
+                                option value=(way) selected[form.how == *way] { (present::inform_way(lang, way)) }
                             }
                         }
                         (error_for(lang, errors, "how"))
@@ -542,7 +519,7 @@ fn transfer_card(ctx: &Ctx, data: &PageData, errors: &FieldErrors) -> Markup {
                         @if !managers.is_empty() {
                             optgroup label=(lang.t("Персональный менеджер", "Personal manager")) {
                                 @for (login, area) in &managers {
-                                    option value={ "agent:" (login) } { (login) " (" (area) ")" }
+                                    option value={ "agent:" (login) } { (login) " (" (present::area(lang, area)) ")" }
                                 }
                             }
                         }
@@ -567,7 +544,7 @@ fn transfer_card(ctx: &Ctx, data: &PageData, errors: &FieldErrors) -> Markup {
     }
 }
 
-fn timeline(lang: Lang, inquiry: &InquiryWithEvents) -> Markup {
+fn timeline(lang: Lang, zone: Zone, inquiry: &InquiryWithEvents) -> Markup {
     html! {
         @if inquiry.events.is_empty() {
             p.muted { (lang.t("Событий нет.", "No events.")) }
@@ -575,7 +552,7 @@ fn timeline(lang: Lang, inquiry: &InquiryWithEvents) -> Markup {
             div.table-wrap {
                 table.compact {
                     thead { tr {
-                        th { (lang.t("Когда", "When")) }
+                        th { (zone.heading(lang.t("Когда", "When"))) }
                         th { (lang.t("Событие", "Event")) }
                         th { (lang.t("Кто", "Who")) }
                         th { (lang.t("Что", "What")) }
@@ -583,7 +560,7 @@ fn timeline(lang: Lang, inquiry: &InquiryWithEvents) -> Markup {
                     tbody {
                         @for e in &inquiry.events {
                             tr {
-                                td { (e.at.get(..16).unwrap_or(&e.at).replace('T', " ")) }
+                                td { (zone.time_of(&e.at)) }
                                 td { (e.kind) }
                                 td { (present::or_dash(e.data.get("by").and_then(|b| b.as_str()).map(str::to_string).or_else(|| e.agent.clone()))) }
                                 td.event-data { (summary(&e.data)) }

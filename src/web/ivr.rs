@@ -360,7 +360,7 @@ async fn render_editor(
         p.muted id="script-meta" {
             (current.file) " · "
             (lang.t("версия", "version")) " " span id="current-version" { (current.version) }
-            " · " (current.author) " · " (when(&current.at)) " "
+            " · " (current.author) " · " (ctx.zone.time_with_zone_of(&current.at)) " "
             (live_badge(lang, current.live))
         }
         @match &editing.notice {
@@ -455,11 +455,6 @@ fn simulation_class(line: &str) -> &'static str {
     }
 }
 
-/// RFC 3339 UTC → `2025-11-26 10:00:00 UTC`.
-fn when(rfc3339: &str) -> String {
-    rfc3339.replacen('T', " ", 1).replace('Z', " UTC")
-}
-
 fn versions_table(ctx: &Ctx, name: &str, current: i64, versions: &[IvrScriptVersion]) -> Markup {
     let lang = ctx.lang;
     html! {
@@ -468,7 +463,7 @@ fn versions_table(ctx: &Ctx, name: &str, current: i64, versions: &[IvrScriptVers
                 thead { tr {
                     th { (lang.t("Версия", "Version")) }
                     th { (lang.t("Автор", "Author")) }
-                    th { (lang.t("Когда", "When")) }
+                    th { (ctx.zone.heading(lang.t("Когда", "When"))) }
                     th { (lang.t("Размер", "Size")) }
                     th {}
                 } }
@@ -478,7 +473,7 @@ fn versions_table(ctx: &Ctx, name: &str, current: i64, versions: &[IvrScriptVers
                             td { a href=(format!("/ivr/{name}/versions/{}", v.version)) { (v.version) }
                                  @if v.version == current { " " span.badge { (lang.t("текущая", "current")) } } }
                             td { (v.author) }
-                            td { (when(&crate::api::rfc3339_from_ms(v.at_ms))) }
+                            td { (ctx.zone.time(v.at_ms)) }
                             td { (v.size) " B" }
                             td {
                                 @if v.version != current {
@@ -530,7 +525,7 @@ async fn render_version(
     let body = html! {
         p { a href=(format!("/ivr/{name}")) { "← " (lang.t("К редактору", "Back to the editor")) } }
         h1 { (name) ": " (lang.t("версия", "version")) " " (old.version) }
-        p.muted { (old.author) " · " (when(&old.at)) " · " (old.size) " B" }
+        p.muted { (old.author) " · " (ctx.zone.time_with_zone_of(&old.at)) " · " (old.size) " B" }
         @if !diagnostics.is_empty() {
             p.error id="notice" role="alert" { (lang.t(
                 "Не восстановлено: этот текст больше не проходит проверку.",

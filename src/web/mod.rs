@@ -9,7 +9,8 @@
 //! compiled into the binary ([`assets`]): no build step, no CDN.
 //!
 //! Module per concern: [`session`] (cookie, CSRF), [`i18n`] (ru/en),
-//! [`layout`] (the page frame), [`login`], [`live`] (SSE), then one module
+//! [`layout`] (the page frame), [`present`] (how stored values read: labels,
+//! phone numbers, local times), [`login`], [`live`] (SSE), then one module
 //! per view.
 
 pub mod admin;
@@ -27,6 +28,7 @@ pub mod layout;
 pub mod live;
 pub mod login;
 pub mod operator;
+pub mod present;
 pub mod reports;
 pub mod session;
 pub mod visit;

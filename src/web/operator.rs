@@ -8,7 +8,6 @@
 //! works without scripts.
 
 mod pop;
-pub mod present;
 mod state;
 
 pub use pop::pop;
@@ -17,6 +16,7 @@ pub use state::{set_state, state_card};
 use super::error::WebError;
 use super::i18n::Lang;
 use super::layout::page as frame;
+use super::present::{self, Zone, phone, status_badge};
 use super::session::{Ctx, encode_query_value};
 use crate::api::AppState;
 use crate::api::inquiries::{ListParams, list};
@@ -98,12 +98,12 @@ async fn my_inquiries_card(app: &AppState, ctx: &Ctx) -> Result<Markup, WebError
             hx-trigger="hotline-event[detail.kind!='agent.state'] from:body delay:500ms"
             hx-swap="outerHTML" {
             h2 { (lang.t("Мои обращения", "My inquiries")) }
-            (inquiry_table(lang, &page.items))
+            (inquiry_table(lang, ctx.zone, &page.items))
         }
     })
 }
 
-fn inquiry_table(lang: Lang, items: &[Inquiry]) -> Markup {
+fn inquiry_table(lang: Lang, zone: Zone, items: &[Inquiry]) -> Markup {
     html! {
         @if items.is_empty() {
             p.muted { (lang.t("Обращений пока нет.", "No inquiries yet.")) }
@@ -111,7 +111,7 @@ fn inquiry_table(lang: Lang, items: &[Inquiry]) -> Markup {
             div.table-wrap {
                 table.compact {
                     thead { tr {
-                        th { (lang.t("Создано", "Created")) }
+                        th { (zone.heading(lang.t("Создано", "Created"))) }
                         th { (lang.t("Канал", "Channel")) }
                         th { (lang.t("Откуда", "From")) }
                         th { (lang.t("Категория", "Category")) }
@@ -120,13 +120,13 @@ fn inquiry_table(lang: Lang, items: &[Inquiry]) -> Markup {
                     } }
                     tbody {
                         @for i in items {
-                            tr class=[present::is_open(i.status).then_some("open")] {
-                                td { a href={ "/inquiries/" (i.id) } { (present::time(i.created_at_ms)) } }
+                            tr class=[i.status.is_open().then_some("open")] {
+                                td { a href={ "/inquiries/" (i.id) } { (zone.time(i.created_at_ms)) } }
                                 td { (present::channel(lang, i.channel)) }
-                                td { (i.from) }
+                                td.nowrap { (phone(&i.from)) }
                                 td { (present::or_dash(i.category.as_deref().map(|c| present::category(lang, c)))) }
                                 td { (present::or_dash(i.topic.as_deref().map(|t| present::topic(lang, t)))) }
-                                td { (present::status(lang, i.status)) }
+                                td { (status_badge(lang, i.status, None)) }
                             }
                         }
                     }

@@ -10,10 +10,11 @@
 //! download carries the session cookie, not a bearer token; they answer
 //! with the API's CSV and its `Content-Disposition: attachment`.
 
-use super::chart::{Bar, Scale, bar_chart, percent};
+use super::chart::{Bar, Scale, bar_chart};
 use super::error::WebError;
 use super::i18n::Lang;
 use super::layout::page;
+use super::present::{Zone, clock, opt_clock, share, short_day};
 use super::session::{Ctx, encode_query_value};
 use crate::api::reports::{
     AgentsParams, SummaryParams, agents_response, read_agents, read_summary, summary_response,
@@ -52,9 +53,8 @@ struct Period {
 }
 
 impl Period {
-    fn of(query: PeriodQuery, state: &AppState) -> Period {
-        let offset = state.reports.local_utc_offset_minutes;
-        let today = DateRange::day_of(crate::api::now_ms(), offset);
+    fn of(query: PeriodQuery, zone: Zone) -> Period {
+        let today = zone.today(crate::api::now_ms());
         let given = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         Period {
             from: given(query.from)
@@ -95,11 +95,11 @@ impl Period {
 }
 
 fn period_of(
-    state: &AppState,
+    ctx: &Ctx,
     query: Result<Query<PeriodQuery>, QueryRejection>,
 ) -> Result<Period, WebError> {
     let Query(query) = query.map_err(ApiError::from)?;
-    Ok(Period::of(query, state))
+    Ok(Period::of(query, ctx.zone))
 }
 
 /// The reports page; a period the reports refuse is shown again on the
@@ -110,7 +110,7 @@ pub(crate) async fn show(
     query: Result<Query<PeriodQuery>, QueryRejection>,
 ) -> Result<Response, WebError> {
     ctx.user.require(AccessLevel::Head)?;
-    let period = period_of(&state, query)?;
+    let period = period_of(&ctx, query)?;
     if let Err(errors) = DateRange::parse(Some(&period.from), Some(&period.to), Some(&period.tz)) {
         let body = html! {
             h1 { (ctx.lang.t("Отчёты", "Reports")) }
@@ -159,7 +159,7 @@ pub(crate) async fn summary_csv(
     query: Result<Query<PeriodQuery>, QueryRejection>,
 ) -> Result<Response, WebError> {
     ctx.user.require(AccessLevel::Head)?;
-    let period = period_of(&state, query)?;
+    let period = period_of(&ctx, query)?;
     let (format, report) = read_summary(
         &state,
         &ctx.user,
@@ -177,7 +177,7 @@ pub(crate) async fn agents_csv(
     query: Result<Query<PeriodQuery>, QueryRejection>,
 ) -> Result<Response, WebError> {
     ctx.user.require(AccessLevel::Head)?;
-    let period = period_of(&state, query)?;
+    let period = period_of(&ctx, query)?;
     let (format, report) = read_agents(
         &state,
         &ctx.user,
@@ -261,10 +261,10 @@ fn totals(lang: Lang, summary: &SummaryReport) -> Markup {
             (figure(lang.t("Отвечено", "Answered"), total.calls_answered.to_string(), "answered"))
             (figure(
                 lang.t("Уровень обслуживания", "Service level"),
-                share_text(total.service_level),
+                share(total.service_level),
                 "service-level",
             ))
-            (figure(lang.t("Доля потерянных", "Abandon rate"), share_text(total.abandoned_share), "abandoned"))
+            (figure(lang.t("Доля потерянных", "Abandon rate"), share(total.abandoned_share), "abandoned"))
             (figure(lang.t("Среднее ожидание", "Average wait"), opt_clock(total.avg_wait_ms), "avg-wait"))
         }
     }
@@ -338,17 +338,6 @@ fn charts(lang: Lang, summary: &SummaryReport) -> Markup {
     }
 }
 
-/// `2025-03-09` as `09.03` (Russian) or `03-09` (English), for the axis.
-fn short_day(lang: Lang, day: &str) -> String {
-    match (day.get(5..7), day.get(8..10)) {
-        (Some(month), Some(d)) => match lang {
-            Lang::Ru => format!("{d}.{month}"),
-            Lang::En => format!("{month}-{d}"),
-        },
-        _ => day.to_owned(),
-    }
-}
-
 fn agents_table(lang: Lang, report: &AgentsReport, names: &HashMap<String, String>) -> Markup {
     let row = |r: &AgentRow, total: bool| {
         let state = |s: &str| clock(r.state_ms.get(s).copied().unwrap_or(0));
@@ -401,43 +390,9 @@ fn agents_table(lang: Lang, report: &AgentsReport, names: &HashMap<String, Strin
     }
 }
 
-/// A duration as the console's clocks write it: `m:ss` / `h:mm:ss`
-/// (`console.js` counts up in the same format).
-pub(super) fn clock(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{sec:02}")
-    } else {
-        format!("{m:02}:{sec:02}")
-    }
-}
-
-/// A figure that may have nothing to divide by: `—`.
-pub(super) fn opt_clock(ms: Option<i64>) -> String {
-    ms.map_or_else(|| "—".to_owned(), clock)
-}
-
-pub(super) fn share_text(share: Option<f64>) -> String {
-    share.map_or_else(|| "—".to_owned(), percent)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clocks_and_days_are_written_for_people() {
-        assert_eq!(clock(0), "00:00");
-        assert_eq!(clock(61_999), "01:01");
-        assert_eq!(clock(3_600_000 + 5_000), "1:00:05");
-        assert_eq!(clock(-5), "00:00");
-        assert_eq!(opt_clock(None), "—");
-        assert_eq!(share_text(Some(0.6667)), "66.7 %");
-        assert_eq!(short_day(Lang::Ru, "2025-03-09"), "09.03");
-        assert_eq!(short_day(Lang::En, "2025-03-09"), "03-09");
-        assert_eq!(short_day(Lang::Ru, "odd"), "odd");
-    }
 
     #[test]
     fn the_period_travels_encoded() {

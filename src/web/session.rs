@@ -17,6 +17,7 @@
 //! a new form cannot forget it.
 
 use super::i18n::Lang;
+use super::present::Zone;
 use crate::api::{AppState, CurrentUser};
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
@@ -75,7 +76,8 @@ pub fn cleared_session_cookie() -> String {
 }
 
 /// Everything a console page needs about its request: who is signed in,
-/// their CSRF token, the language. Extracting it is the access check:
+/// their CSRF token, the language and the institute's time zone (read
+/// from the calendar in force at the request). Extracting it is the access check:
 /// without a valid session a page redirects to the login form.
 #[derive(Debug, Clone)]
 pub struct Ctx {
@@ -83,6 +85,7 @@ pub struct Ctx {
     pub token: String,
     pub csrf: String,
     pub lang: Lang,
+    pub zone: Zone,
 }
 
 impl Ctx {
@@ -148,6 +151,7 @@ impl FromRequestParts<AppState> for Ctx {
                 csrf: csrf_token(token),
                 token: token.to_owned(),
                 lang,
+                zone: Zone::of(state),
             }),
             Err(_) => Err(no_session()),
         }

@@ -11,7 +11,7 @@
 use super::error::WebError;
 use super::i18n::Lang;
 use super::layout::{csrf_field, page as frame};
-use super::operator::present;
+use super::present;
 use crate::api::clients::ClientRequest;
 use crate::api::inquiries::CreateInquiryRequest;
 use crate::api::{ApiError, ApiJson, AppState};
@@ -254,9 +254,6 @@ fn error_for(lang: Lang, errors: &FieldErrors, field: &str) -> Markup {
 fn render(ctx: &crate::web::session::Ctx, form: &VisitForm, errors: &FieldErrors) -> Markup {
     let lang = ctx.lang;
     let title = lang.t("Новый визит", "New visit");
-    let known_category = present::CATEGORY_LABELS
-        .iter()
-        .any(|(code, _, _)| *code == form.category);
     frame(
         ctx,
         "/operator",
@@ -281,12 +278,7 @@ fn render(ctx: &crate::web::session::Ctx, form: &VisitForm, errors: &FieldErrors
                     (lang.t("Категория", "Category"))
                     select #visit-category name="category" {
                         option value="" selected[form.category.is_empty()] { "—" }
-                        @for (code, ru, en) in present::CATEGORY_LABELS {
-                            option value=(code) selected[form.category == *code] { (lang.t(ru, en)) }
-                        }
-                        @if !form.category.is_empty() && !known_category {
-                            option value=(form.category) selected { (form.category) }
-                        }
+                        (present::category_options(lang, &form.category))
                     }
                     (error_for(lang, errors, "category"))
                 }

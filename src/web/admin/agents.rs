@@ -6,7 +6,7 @@
 
 use super::{
     FieldErrors, FormPairs, Retry, back_to_admin, field_error, form_errors, html_id, require_admin,
-    role_label, show_again,
+    show_again,
 };
 use crate::api::agents::{AgentView, CreateAgentBody, PatchAgentBody};
 use crate::api::{ApiJson, AppState};
@@ -16,6 +16,7 @@ use crate::store::QueueSkill;
 use crate::web::error::WebError;
 use crate::web::i18n::Lang;
 use crate::web::layout::{csrf_field, page};
+use crate::web::present;
 use crate::web::session::{Ctx, encode_query_value};
 use axum::Form;
 use axum::extract::{Path, State};
@@ -143,21 +144,10 @@ fn role_select(lang: Lang, id: &str, current: &str, errors: &FieldErrors) -> Mar
         label for=(id) { (lang.t("Роль", "Role")) }
         select name="role" id=(id) {
             @for role in Role::ALL {
-                option value=(role.as_str()) selected[role.as_str() == current] { (role_label(lang, role)) }
+                option value=(role.as_str()) selected[role.as_str() == current] { (present::role(lang, role)) }
             }
         }
         (field_error(errors, "role"))
-    }
-}
-
-pub(super) fn state_label(lang: Lang, state: &str) -> &'static str {
-    match state {
-        "available" => lang.t("свободен", "available"),
-        "ringing" => lang.t("звонит телефон", "ringing"),
-        "busy" => lang.t("разговор", "busy"),
-        "wrap_up" => lang.t("обработка", "wrap-up"),
-        "paused" => lang.t("пауза", "paused"),
-        _ => lang.t("не в сети", "offline"),
     }
 }
 
@@ -193,14 +183,14 @@ pub(super) fn section(
                             tr id=(format!("agent-{}", html_id(&agent.login))) {
                                 td.login { (agent.login) }
                                 td { (agent.name) }
-                                td { (role_label(lang, agent.role)) }
+                                td { (present::role(lang, agent.role)) }
                                 td.queues {
                                     @for (i, q) in agent.queues.iter().enumerate() {
                                         @if i > 0 { ", " }
                                         (q.queue) " (" (q.skill) ")"
                                     }
                                 }
-                                td { span class=(format!("badge state-{}", agent.state)) { (state_label(lang, agent.state)) } }
+                                td { (present::agent_state_badge(lang, agent.state, None)) }
                                 td.phones {
                                     @if agent.registrations.is_empty() {
                                         span.muted { "—" }

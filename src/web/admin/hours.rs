@@ -12,6 +12,7 @@ use crate::ivr::calendar::Weekday;
 use crate::web::error::WebError;
 use crate::web::i18n::Lang;
 use crate::web::layout::csrf_field;
+use crate::web::present::{self, Zone};
 use crate::web::session::Ctx;
 use axum::Form;
 use axum::extract::State;
@@ -50,32 +51,12 @@ impl HoursForm {
     }
 }
 
-fn day_label(lang: Lang, day: Weekday) -> &'static str {
-    match day {
-        Weekday::Mon => lang.t("Понедельник", "Monday"),
-        Weekday::Tue => lang.t("Вторник", "Tuesday"),
-        Weekday::Wed => lang.t("Среда", "Wednesday"),
-        Weekday::Thu => lang.t("Четверг", "Thursday"),
-        Weekday::Fri => lang.t("Пятница", "Friday"),
-        Weekday::Sat => lang.t("Суббота", "Saturday"),
-        Weekday::Sun => lang.t("Воскресенье", "Sunday"),
-    }
-}
-
-/// `2026-11-26T13:36:19Z` as `2026-11-26 13:36 UTC`.
-fn utc_minute(rfc3339: &str) -> String {
-    match rfc3339.get(..16) {
-        Some(minute) => format!("{} UTC", minute.replacen('T', " ", 1)),
-        None => rfc3339.to_string(),
-    }
-}
-
 /// Where the hours in force come from, in words.
-fn provenance(lang: Lang, view: &CalendarView) -> Markup {
+fn provenance(lang: Lang, zone: Zone, view: &CalendarView) -> Markup {
     html! {
         @match (&view.saved_by, &view.saved_at) {
             (Some(by), Some(at)) => p.notice.provenance id="hours-source" {
-                (lang.t("Сохранено в консоли", "Saved in the console")) " " (utc_minute(at)) ", "
+                (lang.t("Сохранено в консоли", "Saved in the console")) " " (zone.time_with_zone_of(at)) ", "
                 (lang.t("пользователь", "by")) " " b { (by) } ". "
                 (lang.t(
                     "Эти часы действуют вместо раздела [calendar] в hotline.toml, в том числе после перезапуска: правка файла на них не влияет.",
@@ -92,13 +73,13 @@ fn provenance(lang: Lang, view: &CalendarView) -> Markup {
     }
 }
 
-/// The section on `/admin`. `now` is the institute's local time and
-/// whether it is open then.
+/// The section on `/admin`. `now` is the time now and whether the
+/// institute is open then.
 pub(super) fn section(
     ctx: &Ctx,
     view: &CalendarView,
     form: &HoursForm,
-    now: &(String, bool),
+    now: &(i64, bool),
 ) -> Markup {
     let lang = ctx.lang;
     let e = &form.errors;
@@ -110,9 +91,9 @@ pub(super) fn section(
     html! {
         section.card.admin-section id="hours" {
             h2 { (lang.t("Рабочее время и праздники", "Working hours and holidays")) }
-            (provenance(lang, view))
+            (provenance(lang, ctx.zone, view))
             p id="hours-now" {
-                (lang.t("Сейчас в институте", "Now at the institute")) " " (now.0) ": "
+                (lang.t("Сейчас в институте", "Now at the institute")) " " (ctx.zone.time_with_zone(now.0)) ": "
                 @if now.1 {
                     span.badge.state-available { (lang.t("открыто", "open")) }
                 } @else {
@@ -136,7 +117,7 @@ pub(super) fn section(
                 div.weekdays {
                     @for (day, text) in Weekday::ALL.iter().zip(&form.days) {
                         div.weekday {
-                            label for=(format!("hours-{}", day.key())) { (day_label(lang, *day)) }
+                            label for=(format!("hours-{}", day.key())) { (present::weekday(lang, *day)) }
                             input type="text" name=(format!("hours.{}", day.key())) id=(format!("hours-{}", day.key()))
                                 value=(text) placeholder="09:00-18:00";
                             (field_error(e, &format!("hours.{}", day.key())))
@@ -193,17 +174,5 @@ pub(super) async fn save(
             };
             show_again(&state, &ctx, status, again).await
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn saved_times_are_shown_to_the_minute_in_utc() {
-        assert_eq!(
-            super::utc_minute("2026-11-26T13:36:19Z"),
-            "2026-11-26 13:36 UTC"
-        );
-        assert_eq!(super::utc_minute("garbage"), "garbage");
     }
 }

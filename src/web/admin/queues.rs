@@ -9,42 +9,19 @@ use super::{
     FieldErrors, FormPairs, Retry, back_to_admin, field_error, form_errors, html_id, require_admin,
     show_again,
 };
-use crate::acd::Strategy;
 use crate::api::agents::{AgentView, PatchAgentBody};
 use crate::api::{ApiError, ApiJson, AppState};
 use crate::config::QueueSettings;
 use crate::store::QueueSkill;
 use crate::web::error::WebError;
-use crate::web::i18n::Lang;
 use crate::web::layout::csrf_field;
+use crate::web::present;
 use crate::web::session::{Ctx, encode_query_value};
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
-
-fn strategy_label(lang: Lang, strategy: Strategy) -> &'static str {
-    match strategy {
-        Strategy::LongestIdle => lang.t("дольше всех свободный", "longest idle"),
-        Strategy::RoundRobin => lang.t("по кругу", "round robin"),
-        Strategy::FewestCalls => lang.t("меньше всех звонков", "fewest calls"),
-    }
-}
-
-fn overflow_label(lang: Lang, queue: &QueueSettings) -> String {
-    match (queue.max_wait_s, queue.overflow.as_deref()) {
-        (None, _) | (_, None) => lang
-            .t("нет (ждёт без ограничения)", "none (waits without limit)")
-            .to_string(),
-        (Some(s), Some("callback")) => format!("{s} s → {}", lang.t("обратный звонок", "callback")),
-        (Some(s), Some(target)) => format!(
-            "{s} s → {} {}",
-            lang.t("очередь", "queue"),
-            target.strip_prefix("queue:").unwrap_or(target)
-        ),
-    }
-}
 
 /// The section on `/admin`: one card per configured queue.
 pub(super) fn section(
@@ -75,10 +52,10 @@ pub(super) fn section(
                     div.queue-card id=(format!("queue-{id}")) {
                         h3 { (queue.name) }
                         dl.settings {
-                            dt { (lang.t("Стратегия", "Strategy")) } dd { (strategy_label(lang, queue.strategy)) }
+                            dt { (lang.t("Стратегия", "Strategy")) } dd { (present::strategy(lang, queue.strategy)) }
                             dt { (lang.t("Время вызова оператора", "Ring timeout")) } dd { (queue.ring_timeout_s) " s" }
                             dt { (lang.t("Поствызывная обработка", "Wrap-up")) } dd { (queue.wrap_up_s) " s" }
-                            dt { (lang.t("Переполнение", "Overflow")) } dd { (overflow_label(lang, queue)) }
+                            dt { (lang.t("Переполнение", "Overflow")) } dd { (present::overflow(lang, queue)) }
                             dt { (lang.t("Звонок персональному менеджеру", "Personal manager rings")) } dd { (queue.personal_ring_s) " s" }
                             dt { (lang.t("Объявление позиции", "Position announced every")) } dd { (queue.announce_every_s) " s" }
                         }
@@ -95,7 +72,7 @@ pub(super) fn section(
                                 @for (agent, skill) in &members {
                                     tr id=(format!("member-{id}-{}", html_id(&agent.login))) {
                                         td { (agent.name) " " span.muted { "(" (agent.login) ")" } " "
-                                             span class=(format!("badge state-{}", agent.state)) { (super::agents::state_label(lang, agent.state)) } }
+                                             (present::agent_state_badge(lang, agent.state, None)) }
                                         td { (skill) }
                                         td {
                                             form.inline method="post" action=(format!("/admin/queues/{}/members/{}/remove", queue.name, agent.login)) {

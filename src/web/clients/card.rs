@@ -11,15 +11,12 @@
 
 use crate::api::clients::{ClientRequest, HistoryParams};
 use crate::api::{ApiError, ApiJson, AppState, CurrentUser};
-use crate::ivr::CATEGORIES;
 use crate::store::{Client, Inquiry, MAX_INQUIRY_PAGE, normalize_email};
 use crate::web::error::WebError;
 use crate::web::i18n::Lang;
-use crate::web::inquiries::display::{
-    area_label, category_label, channel_label, phone, status_badge, time_cell,
-};
 use crate::web::inquiries::{Staff, field_error};
 use crate::web::layout::{csrf_field, page};
+use crate::web::present::{self, phone, status_badge};
 use crate::web::session::{Ctx, encode_query_value};
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -310,21 +307,21 @@ impl Card {
                         dt { (lang.t("Мессенджеры", "Messengers")) }
                         dd #client-handles { @for h in &c.handles { (h.messenger) ": " (h.handle) br; } @if c.handles.is_empty() { "—" } }
                         dt { (lang.t("Категория", "Category")) }
-                        dd #client-category { @match &c.category { Some(cat) => { (category_label(lang, cat)) }, None => { "—" } } }
+                        dd #client-category { (present::or_dash(c.category.as_deref().map(|cat| present::category(lang, cat)))) }
                         dt { (lang.t("Персональные менеджеры", "Personal managers")) }
                         dd #client-managers {
                             @for m in &c.managers {
-                                (area_label(lang, &m.area)) ": " span title=(m.login) { (self.staff.name(&m.login)) } br;
+                                (present::area(lang, &m.area)) ": " span title=(m.login) { (self.staff.name(&m.login)) } br;
                             }
                             @if c.managers.is_empty() { "—" }
                         }
-                        dt { (lang.t("В базе с", "Known since")) }
-                        dd { (time_cell(c.created_at_ms)) " UTC" }
+                        dt { (ctx.zone.heading(lang.t("В базе с", "Known since"))) }
+                        dd { (ctx.zone.time(c.created_at_ms)) }
                     }
                 }
                 (self.edit_form(ctx))
             }
-            (self.history_table(lang))
+            (self.history_table(ctx))
         };
         page(ctx, "/clients", &title, body)
     }
@@ -351,9 +348,7 @@ impl Card {
                         (lang.t("Категория", "Category"))
                         select name="category" id="category-edit" aria-invalid=[invalid("category")] {
                             @if self.client.category.is_none() { option value="" { "—" } }
-                            @for cat in CATEGORIES {
-                                option value=(cat) selected[f.category.as_deref() == Some(*cat)] { (category_label(lang, cat)) }
-                            }
+                            (present::category_options(lang, f.category.as_deref().unwrap_or_default()))
                         }
                         (field_error(&self.errors, "category"))
                     }
@@ -377,7 +372,8 @@ impl Card {
         }
     }
 
-    fn history_table(&self, lang: Lang) -> Markup {
+    fn history_table(&self, ctx: &Ctx) -> Markup {
+        let lang = ctx.lang;
         let items = &self.history.items;
         let search = format!(
             "/inquiries?client_id={}",
@@ -392,7 +388,7 @@ impl Card {
                     div.table-wrap {
                         table.records #history {
                             thead { tr {
-                                th { (lang.t("Дата (UTC)", "Date (UTC)")) }
+                                th { (ctx.zone.heading(lang.t("Дата", "Date"))) }
                                 th { (lang.t("Канал", "Channel")) }
                                 th { (lang.t("Категория / тема", "Category / topic")) }
                                 th { (lang.t("Статус", "Status")) }
@@ -403,13 +399,13 @@ impl Card {
                                 @for i in items {
                                     @let href = format!("/inquiries/{}", encode_query_value(&i.id));
                                     tr data-inquiry=(i.id) {
-                                        td { a href=(href) { (time_cell(i.created_at_ms)) } }
-                                        td { (channel_label(lang, i.channel)) }
+                                        td { a href=(href) { (ctx.zone.time(i.created_at_ms)) } }
+                                        td { (present::channel(lang, i.channel)) }
                                         td {
-                                            @if let Some(cat) = &i.category { span.muted { (category_label(lang, cat)) } br; }
-                                            a href=(href) { (i.topic.as_deref().unwrap_or("—")) }
+                                            @if let Some(cat) = &i.category { span.muted { (present::category(lang, cat)) } br; }
+                                            a href=(href) { (present::or_dash(i.topic.as_deref().map(|t| present::topic(lang, t)))) }
                                         }
-                                        td { (status_badge(lang, i.status)) }
+                                        td { (status_badge(lang, i.status, None)) }
                                         td { @if let Some(agent) = &i.agent { span title=(agent) { (self.staff.name(agent)) } } }
                                         td.resolution { (i.resolution.as_deref().unwrap_or_default()) }
                                     }

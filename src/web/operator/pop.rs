@@ -19,7 +19,6 @@
 //! call's inquiry (and twice a minute), so a long call does not write an
 //! audit row every few seconds.
 
-use super::present;
 use crate::acd::AgentState;
 use crate::api::AppState;
 use crate::api::inquiries::audit;
@@ -27,6 +26,7 @@ use crate::routing::{LiveCallState, LiveCallView};
 use crate::store::{Client, Inquiry, InquiryFilter};
 use crate::web::error::WebError;
 use crate::web::i18n::Lang;
+use crate::web::present::{self, Zone, phone, status_badge};
 use crate::web::session::Ctx;
 use axum::extract::State;
 use maud::{Markup, html};
@@ -129,7 +129,7 @@ async fn load(app: &AppState, ctx: &Ctx) -> Result<Option<PopData>, WebError> {
         };
         let (history, _) = app.store.list_inquiries(&filter, HISTORY, None).await?;
         for other in history.into_iter().filter(|i| i.id != inquiry.id) {
-            if present::is_open(other.status) {
+            if other.status.is_open() {
                 open.push(other);
             } else if recent.len() < LAST_CONTACTS {
                 recent.push(other);
@@ -180,15 +180,15 @@ pub(crate) async fn card(app: &AppState, ctx: &Ctx) -> Result<Markup, WebError> 
                     h2 { (lang.t("Звонок", "Call")) }
                     p.muted #no-call { (lang.t("Сейчас звонка нет", "No call right now")) }
                 }
-                Some(data) => (call_markup(lang, data)),
+                Some(data) => (call_markup(lang, ctx.zone, data)),
             }
         }
     })
 }
 
-fn call_markup(lang: Lang, data: &PopData) -> Markup {
+fn call_markup(lang: Lang, zone: Zone, data: &PopData) -> Markup {
     let view = &data.call.view;
-    let elapsed_ms = present::now_ms().saturating_sub(view.since_ms).max(0);
+    let elapsed_ms = crate::api::now_ms().saturating_sub(view.since_ms).max(0);
     let inquiry = data.inquiry.as_ref();
     let caller = inquiry.map_or(view.caller.as_str(), |i| i.from.as_str());
     html! {
@@ -196,14 +196,14 @@ fn call_markup(lang: Lang, data: &PopData) -> Markup {
             @if data.call.ringing {
                 span.badge.state-ringing #pop-state data-state="ringing" { (lang.t("Входящий звонок", "Incoming call")) }
             } @else {
-                span.badge.state-busy #pop-state data-state="talking" { (lang.t("Разговор", "On the call")) }
+                span.badge.state-busy #pop-state data-state="talking" { (lang.t("Разговор", "On a call")) }
             }
             " "
-            span.muted data-elapsed-ms=(elapsed_ms) { (present::duration(elapsed_ms)) }
+            span.muted data-elapsed-ms=(elapsed_ms) { (present::clock(elapsed_ms)) }
         }
         dl.facts {
             dt { (lang.t("Номер", "Number")) }
-            dd #pop-caller { (crate::web::inquiries::display::phone(caller)) }
+            dd #pop-caller { (phone(caller)) }
             dt { (lang.t("Клиент", "Client")) }
             dd #pop-client {
                 @match &data.client {
@@ -222,7 +222,7 @@ fn call_markup(lang: Lang, data: &PopData) -> Markup {
             dt { (lang.t("Очередь", "Queue")) }
             dd #pop-queue { (present::or_dash(inquiry.and_then(|i| i.queue.clone()).or_else(|| view.queue.clone()))) }
             dt { (lang.t("Причина маршрутизации", "Routing reason")) }
-            dd #pop-reason { (present::or_dash(inquiry.and_then(|i| i.routing_reason.as_deref()).or(view.routing_reason.as_deref()).map(|r| present::reason(lang, r)))) }
+            dd #pop-reason { (present::or_dash(inquiry.and_then(|i| i.routing_reason.as_deref()).or(view.routing_reason.as_deref()).map(|r| present::routing_reason(lang, r)))) }
         }
         @if let Some(inquiry) = inquiry {
             p {
@@ -233,14 +233,14 @@ fn call_markup(lang: Lang, data: &PopData) -> Markup {
         }
         @if data.client.is_some() {
             h3 { (lang.t("Открытые обращения клиента", "The client's open inquiries")) }
-            (history_table(lang, &data.open, "pop-open"))
+            (history_table(lang, zone, &data.open, "pop-open"))
             h3 { (lang.t("Последние обращения", "Last contacts")) }
-            (history_table(lang, &data.recent, "pop-recent"))
+            (history_table(lang, zone, &data.recent, "pop-recent"))
         }
     }
 }
 
-fn history_table(lang: Lang, items: &[Inquiry], id: &str) -> Markup {
+fn history_table(lang: Lang, zone: Zone, items: &[Inquiry], id: &str) -> Markup {
     html! {
         @if items.is_empty() {
             p.muted id=(id) { (lang.t("нет", "none")) }
@@ -248,7 +248,7 @@ fn history_table(lang: Lang, items: &[Inquiry], id: &str) -> Markup {
             div.table-wrap {
                 table.compact id=(id) {
                     thead { tr {
-                        th { (lang.t("Дата", "Date")) }
+                        th { (zone.heading(lang.t("Дата", "Date"))) }
                         th { (lang.t("Канал", "Channel")) }
                         th { (lang.t("Тема", "Topic")) }
                         th { (lang.t("Статус", "Status")) }
@@ -257,10 +257,10 @@ fn history_table(lang: Lang, items: &[Inquiry], id: &str) -> Markup {
                     tbody {
                         @for i in items {
                             tr {
-                                td { a href={ "/inquiries/" (i.id) } { (present::time(i.created_at_ms)) } }
+                                td { a href={ "/inquiries/" (i.id) } { (zone.time(i.created_at_ms)) } }
                                 td { (present::channel(lang, i.channel)) }
                                 td { (present::or_dash(i.topic.as_deref().map(|t| present::topic(lang, t)))) }
-                                td { (present::status(lang, i.status)) }
+                                td { (status_badge(lang, i.status, None)) }
                                 td { (i.agent.as_deref().unwrap_or("—")) }
                             }
                         }

@@ -5,12 +5,12 @@
 //! /api/v1/agents/{login}/state`), so the console and the softphone's
 //! `*50`/`*51` change state by the same rules, with the same audit row.
 
-use super::present;
 use crate::api::routing::{ChosenState, SetStateBody};
 use crate::api::{ApiError, ApiJson, AppState};
 use crate::store::InquiryFilter;
 use crate::web::error::WebError;
 use crate::web::layout::csrf_field;
+use crate::web::present::{agent_state_badge, clock};
 use crate::web::session::Ctx;
 use axum::Form;
 use axum::extract::{Path, State};
@@ -88,22 +88,20 @@ pub(crate) async fn card(app: &AppState, ctx: &Ctx, error: Option<&str>) -> Mark
                                           "You are not a routing agent: no calls are routed to you.")) }
                 Some(me) => {
                     p.my-state-line {
-                        span #my-state-badge class={ "badge state-" (me.state) } data-state=(me.state) {
-                            (present::agent_state(lang, me.state))
-                        }
+                        (agent_state_badge(lang, me.state, Some("my-state-badge")))
                         " "
                         span.muted title=(lang.t("Время в состоянии", "Time in state")) data-elapsed-ms=(me.in_state_ms) {
-                            (present::duration(i64::try_from(me.in_state_ms).unwrap_or(i64::MAX)))
+                            (clock(i64::try_from(me.in_state_ms).unwrap_or(i64::MAX)))
                         }
                     }
                     @if let Some(left) = me.wrap_up_left_ms {
                         p #wrap-up-left {
                             (lang.t("До конца постобработки: ", "Wrap-up ends in "))
-                            b data-remaining-ms=(left) { (present::duration(i64::try_from(left).unwrap_or(i64::MAX))) }
+                            b data-remaining-ms=(left) { (clock(i64::try_from(left).unwrap_or(i64::MAX))) }
                         }
                     }
                     @if me.pause_pending {
-                        p.notice #pause-pending { (lang.t("Перерыв начнётся после звонка.", "The pause starts when the call ends.")) }
+                        p.notice #pause-pending { (lang.t("Пауза начнётся после звонка.", "The pause starts when the call ends.")) }
                     }
                     @if !me.registered {
                         p.muted { (lang.t("Телефон не зарегистрирован: зарегистрируйте софтфон, чтобы принимать звонки.",
@@ -112,7 +110,7 @@ pub(crate) async fn card(app: &AppState, ctx: &Ctx, error: Option<&str>) -> Mark
                     @if let Some(error) = error { p.error #state-error role="alert" { (error) } }
                     div.state-buttons {
                         (state_button(ctx, "available", lang.t("Готов", "Available"), me.state == "available"))
-                        (state_button(ctx, "paused", lang.t("Перерыв", "Pause"), me.state == "paused"))
+                        (state_button(ctx, "paused", lang.t("Пауза", "Pause"), me.state == "paused"))
                     }
                 }
             }
