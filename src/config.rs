@@ -542,19 +542,12 @@ pub struct ReportsConfig {
     /// Service level: the share of answered calls answered within this
     /// many seconds of entering the queue.
     pub service_level_s: u32,
-    /// The institute's UTC offset, copied from `[calendar]` when the server
-    /// starts (not a key of its own, so the two cannot disagree): the day
-    /// the console's live board calls "today" and the report form's
-    /// default time zone. The API's reports keep UTC unless asked.
-    #[serde(skip)]
-    pub local_utc_offset_minutes: i32,
 }
 
 impl Default for ReportsConfig {
     fn default() -> Self {
         ReportsConfig {
             service_level_s: crate::report::DEFAULT_SERVICE_LEVEL_S,
-            local_utc_offset_minutes: 0,
         }
     }
 }

@@ -266,10 +266,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             departments: config.departments.clone().into(),
             queues: config.queues.clone().into(),
         }),
-        reports: crate::config::ReportsConfig {
-            local_utc_offset_minutes: config.calendar.utc_offset_minutes,
-            ..config.reports.clone()
-        },
+        reports: config.reports.clone(),
         lockout: LoginLockout {
             max_failures: config.http.lockout_failures,
             window_ms: ms_of_s(config.http.lockout_window_s),
