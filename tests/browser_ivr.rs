@@ -9,15 +9,11 @@
 //! plain `cargo test`; `.ci/run` runs it with `--ignored`.
 
 mod common;
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/ivr_editor.rs"]
-mod ivr_editor;
 
+use common::ivr_editor::{broken_script, script_file, shipped_script, start_with_scripts};
+use common::user;
 use common::webdriver::Browser;
 use hotline::role::Role;
-use http::user;
-use ivr_editor::{broken_script, script_file, shipped_script, start_with_scripts};
 use serde_json::json;
 
 /// Replaces the first `from` with `to` in the editor's textarea, as typing

@@ -3,9 +3,18 @@
 //! `ivr-scripts/`. Shared by the IVR editor's API, console and browser tests.
 #![allow(dead_code)]
 
-use crate::common::{TestServer, test_config};
+use crate::common::{TestServer, test_config, user};
 use hotline::config::AgentConfig;
+use hotline::role::Role;
 use std::path::PathBuf;
+
+/// Who the editor's tests sign in as: `head` may edit, `manager` may not.
+pub fn head_and_manager() -> Vec<AgentConfig> {
+    vec![
+        user("head", Role::Head),
+        user("manager", Role::ContactManager),
+    ]
+}
 
 /// The shipped default flow, as the tests start from it.
 pub fn shipped_script() -> String {
@@ -26,14 +35,7 @@ pub async fn start_with_scripts(agents: Vec<AgentConfig>, extra: &[(&str, &str)]
     let mut config = test_config(&dir, agents);
     config.paths.ivr_dir = ivr_dir;
     config.ivr.reload_interval_ms = 0;
-    let running = hotline::server::start(config.clone())
-        .await
-        .expect("server starts");
-    TestServer {
-        running,
-        dir,
-        config,
-    }
+    TestServer::start_in(dir, config).await
 }
 
 /// The copy of the default flow the server serves.
