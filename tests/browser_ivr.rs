@@ -49,9 +49,8 @@ async fn cursor_line(browser: &Browser) -> u64 {
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn head_fixes_a_broken_script_simulates_and_rolls_back() {
     let server = start_with_scripts(vec![user("head", Role::Head)], &[]).await;
-    let base = format!("http://{}", server.running.http_addr);
-    let browser = Browser::start().await;
-    browser.sign_in(&base, "head", "head-password").await;
+    let base = server.base_url();
+    let browser = Browser::signed_in(&server, "head").await;
 
     browser.goto(&format!("{base}/ivr")).await;
     browser

@@ -1,6 +1,7 @@
 //! A whole server whose IVR directory is a copy of the shipped scripts in
 //! the test's temp dir, so the editor's saves never touch the repository's
-//! `ivr-scripts/`. Shared by the IVR editor's API, console and browser tests.
+//! `ivr-scripts/`. Shared by the IVR editor's API, console and browser tests
+//! and the browser tour of every page.
 #![allow(dead_code)]
 
 use crate::common::{TestServer, test_config, user};
