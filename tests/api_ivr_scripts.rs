@@ -9,7 +9,8 @@ mod common;
 mod http;
 
 use common::ivr_editor::{
-    broken_script, edited_script, head_and_manager, script_file, shipped_script, start_with_scripts,
+    broken_script, edited_script, head_and_manager, script_file, script_on_disk, shipped_script,
+    start_with_scripts,
 };
 use http::{Api, assert_error};
 use reqwest::{Method, StatusCode};
@@ -55,10 +56,7 @@ async fn a_broken_script_is_refused_at_its_line_and_column_and_the_live_flow_sta
     );
 
     // Nothing changed: file, live flow, history.
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     let live = server.running.ivr.lookup("100").expect("flow on 100");
     assert_eq!(live.source.text, shipped_script());
     let versions = api.get(&format!("{SCRIPT}/versions"), &head).await;
@@ -82,10 +80,7 @@ async fn a_valid_save_goes_live_for_new_calls_while_a_running_call_keeps_its_ver
     assert_eq!(saved.json["author"], "head");
     assert_eq!(saved.json["live"], true);
 
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        edited
-    );
+    assert_eq!(script_on_disk(&server), edited);
     let new_call = server.running.ivr.lookup("hotline").expect("the flow");
     assert_eq!(new_call.source.text, edited, "new calls get version 2");
     assert_eq!(
@@ -132,10 +127,7 @@ async fn a_valid_save_goes_live_for_new_calls_while_a_running_call_keeps_its_ver
         )
         .await;
     assert_error(&stale, StatusCode::CONFLICT, "stale_version");
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        edited
-    );
+    assert_eq!(script_on_disk(&server), edited);
 
     // Rollback: version 1's text becomes version 3, live at once.
     let restored = api
@@ -144,10 +136,7 @@ async fn a_valid_save_goes_live_for_new_calls_while_a_running_call_keeps_its_ver
     assert_eq!(restored.status, StatusCode::OK, "{}", restored.text);
     assert_eq!(restored.json["version"], 3);
     assert_eq!(restored.json["text"], shipped_script());
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     assert_eq!(
         server.running.ivr.lookup("100").unwrap().source.text,
         shipped_script()
@@ -244,10 +233,7 @@ async fn a_manager_may_not_read_or_edit_scripts() {
     }
     let anonymous = api.request(Method::GET, SCRIPT, None, None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }
 

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::ivr_editor::{broken_script, script_file, shipped_script, start_with_scripts};
+use common::ivr_editor::{broken_script, script_on_disk, shipped_script, start_with_scripts};
 use common::user;
 use common::webdriver::Browser;
 use hotline::role::Role;
@@ -95,11 +95,7 @@ async fn head_fixes_a_broken_script_simulates_and_rolls_back() {
         "the link moves the cursor"
     );
     browser.screenshot("ivr-editor-error").await;
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script(),
-        "nothing saved"
-    );
+    assert_eq!(script_on_disk(&server), shipped_script(), "nothing saved");
 
     // Fixed, with a real change: graduates filed under `alumni`.
     edit(&browser, r#""1" = "aplicants""#, r#""1" = "applicants""#).await;
@@ -157,9 +153,6 @@ async fn head_fixes_a_broken_script_simulates_and_rolls_back() {
         .property(&browser.find("#script").await, "value")
         .await;
     assert_eq!(restored, json!(shipped_script()));
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }

@@ -190,6 +190,16 @@ fn figure(html: &str, id: &str) -> String {
     value.trim_end_matches("</div>").to_owned()
 }
 
+/// Asserts that `chart` has a bar for each `(key, value)`.
+fn assert_bars(chart: &str, bars: &[(&str, &str)]) {
+    for (key, value) in bars {
+        assert!(
+            chart.contains(&format!(r#"data-key="{key}" data-value="{value}""#)),
+            "{key} = {value}: {chart}"
+        );
+    }
+}
+
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text
         .find(start)
@@ -215,42 +225,24 @@ async fn the_charts_draw_a_bar_per_day_and_per_hour_with_the_reports_figures() {
         7,
         "one bar per day: {per_day}"
     );
-    assert!(
-        per_day.contains(r#"data-key="2025-03-03" data-value="4""#),
-        "{per_day}"
-    );
-    assert!(
-        per_day.contains(r#"data-key="2025-03-05" data-value="1""#),
-        "{per_day}"
-    );
-    assert!(
-        per_day.contains(r#"data-key="2025-03-01" data-value="0""#),
-        "{per_day}"
+    assert_bars(
+        per_day,
+        &[
+            ("2025-03-03", "4"),
+            ("2025-03-05", "1"),
+            ("2025-03-01", "0"),
+        ],
     );
 
     let per_hour = between(&html, r#"id="chart-per-hour""#, "</svg>");
     assert_eq!(per_hour.matches("<rect").count(), 24, "{per_hour}");
-    assert!(
-        per_hour.contains(r#"data-key="09:00" data-value="2""#),
-        "{per_hour}"
-    );
-    assert!(
-        per_hour.contains(r#"data-key="10:00" data-value="1""#),
-        "{per_hour}"
-    );
+    assert_bars(per_hour, &[("09:00", "2"), ("10:00", "1")]);
 
     // Service level: 3 March 1 of 2 answered within 20 s, 5 March 1 of 1;
     // days without answered calls have no bar.
     let sl = between(&html, r#"id="chart-service-level""#, "</svg>");
     assert_eq!(sl.matches("<rect").count(), 2, "{sl}");
-    assert!(
-        sl.contains(r#"data-key="2025-03-03" data-value="0.5""#),
-        "{sl}"
-    );
-    assert!(
-        sl.contains(r#"data-key="2025-03-05" data-value="1""#),
-        "{sl}"
-    );
+    assert_bars(sl, &[("2025-03-03", "0.5"), ("2025-03-05", "1")]);
 
     let table = between(&html, r#"id="agents-report""#, "</table>");
     let anna = between(table, r#"id="agent-row-anna""#, "</tr>");

@@ -7,7 +7,8 @@ mod common;
 
 use common::console::ConsoleSession;
 use common::ivr_editor::{
-    broken_script, edited_script, head_and_manager, script_file, shipped_script, start_with_scripts,
+    broken_script, edited_script, head_and_manager, script_on_disk, shipped_script,
+    start_with_scripts,
 };
 use reqwest::StatusCode;
 
@@ -26,10 +27,7 @@ async fn a_save_without_the_csrf_token_is_refused_and_changes_nothing() {
         .post_form_without_csrf("/ivr/hotline/versions/1/restore", &[])
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }
 
@@ -72,11 +70,7 @@ async fn a_broken_save_shows_each_problem_at_its_line_and_keeps_the_text() {
         page.contains("&quot;1&quot; = &quot;aplicants&quot;"),
         "the text as typed is kept"
     );
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script(),
-        "nothing saved"
-    );
+    assert_eq!(script_on_disk(&server), shipped_script(), "nothing saved");
     server.running.stop().await.unwrap();
 }
 
@@ -97,11 +91,7 @@ async fn a_good_save_simulation_diff_and_restore() {
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(reply.location(), Some("/ivr/hotline?saved=2"));
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        edited,
-        "saved with LF line breaks"
-    );
+    assert_eq!(script_on_disk(&server), edited, "saved with LF line breaks");
     let (_, page) = head.get("/ivr/hotline?saved=2").await;
     assert!(page.contains(r#"id="notice""#), "{page}");
     assert!(page.contains(r#"id="current-version">2<"#), "{page}");
@@ -116,10 +106,7 @@ async fn a_good_save_simulation_diff_and_restore() {
     assert_eq!(reply.status, StatusCode::CONFLICT, "{page}");
     assert!(page.contains("topic = &quot;late&quot;"), "{page}");
     assert!(page.contains(r#"name="base_version" value="2""#), "{page}");
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        edited
-    );
+    assert_eq!(script_on_disk(&server), edited);
 
     // The simulator on the saved version and on an unsaved text.
     let reply = head
@@ -165,10 +152,7 @@ async fn a_good_save_simulation_diff_and_restore() {
     let reply = head.post_form("/ivr/hotline/versions/1/restore", &[]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(reply.location(), Some("/ivr/hotline?saved=3&restored=1"));
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }
 
@@ -191,9 +175,6 @@ async fn a_manager_gets_403_on_every_editor_page() {
         .post_form("/ivr/hotline/simulate", &[("keys", "3")])
         .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }

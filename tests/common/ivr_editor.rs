@@ -44,6 +44,11 @@ pub fn script_file(server: &TestServer) -> PathBuf {
     server.config.paths.ivr_dir.join("hotline.toml")
 }
 
+/// The default flow's file as the server last wrote it.
+pub fn script_on_disk(server: &TestServer) -> String {
+    std::fs::read_to_string(script_file(server)).unwrap()
+}
+
 /// 1-based line and column of the first `needle` in `text`.
 pub fn position_of(text: &str, needle: &str) -> (u64, u64) {
     let at = text.find(needle).expect("needle in the text");
