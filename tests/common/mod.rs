@@ -1,5 +1,7 @@
 //! Shared helpers of the integration tests: a whole server on port 0 with a
-//! temporary SQLite database, and the test phone.
+//! temporary SQLite database and its users, waits with a deadline, the test
+//! phones, the web console over HTTP (`console`) and in a browser
+//! (`webdriver`).
 #![allow(dead_code)]
 
 pub mod agent_phone;
@@ -157,7 +159,7 @@ impl TestServer {
 }
 
 /// Polls `check` every 20 ms until it gives `Ok`, for at most [`WAIT`];
-/// then fails naming `what` was awaited and the last `Err` (what was seen
+/// then fails, naming what was awaited and the last `Err` (what was seen
 /// instead). The way to wait on the server: a condition with a deadline,
 /// never a fixed sleep.
 pub async fn wait_until<T, E: Debug>(
