@@ -7,27 +7,20 @@
 mod common;
 #[path = "common/http.rs"]
 mod http;
-#[path = "common/ivr_editor.rs"]
-mod ivr_editor;
 
-use hotline::role::Role;
-use http::{Api, assert_error, user};
-use ivr_editor::{broken_script, edited_script, script_file, shipped_script, start_with_scripts};
+use common::ivr_editor::{
+    broken_script, edited_script, head_and_manager, script_file, script_on_disk, shipped_script,
+    start_with_scripts,
+};
+use http::{Api, assert_error};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 const SCRIPT: &str = "/api/v1/ivr-scripts/hotline";
 
-fn staff() -> Vec<hotline::config::AgentConfig> {
-    vec![
-        user("head", Role::Head),
-        user("manager", Role::ContactManager),
-    ]
-}
-
 #[tokio::test]
 async fn a_broken_script_is_refused_at_its_line_and_column_and_the_live_flow_stays() {
-    let server = start_with_scripts(staff(), &[]).await;
+    let server = start_with_scripts(head_and_manager(), &[]).await;
     let api = Api::new(&server);
     let head = api.login("head").await;
 
@@ -40,12 +33,7 @@ async fn a_broken_script_is_refused_at_its_line_and_column_and_the_live_flow_sta
 
     let (broken, (line, col)) = broken_script();
     let refused = api
-        .request(
-            Method::PUT,
-            SCRIPT,
-            Some(&head),
-            Some(json!({ "text": broken, "base_version": 1 })),
-        )
+        .put(SCRIPT, &head, json!({ "text": broken, "base_version": 1 }))
         .await;
     assert_error(
         &refused,
@@ -68,10 +56,7 @@ async fn a_broken_script_is_refused_at_its_line_and_column_and_the_live_flow_sta
     );
 
     // Nothing changed: file, live flow, history.
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     let live = server.running.ivr.lookup("100").expect("flow on 100");
     assert_eq!(live.source.text, shipped_script());
     let versions = api.get(&format!("{SCRIPT}/versions"), &head).await;
@@ -81,29 +66,21 @@ async fn a_broken_script_is_refused_at_its_line_and_column_and_the_live_flow_sta
 
 #[tokio::test]
 async fn a_valid_save_goes_live_for_new_calls_while_a_running_call_keeps_its_version() {
-    let server = start_with_scripts(staff(), &[]).await;
+    let server = start_with_scripts(head_and_manager(), &[]).await;
     let api = Api::new(&server);
     let head = api.login("head").await;
     let running_call = server.running.ivr.lookup("hotline").expect("the flow");
 
     let edited = edited_script();
     let saved = api
-        .request(
-            Method::PUT,
-            SCRIPT,
-            Some(&head),
-            Some(json!({ "text": edited, "base_version": 1 })),
-        )
+        .put(SCRIPT, &head, json!({ "text": edited, "base_version": 1 }))
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
     assert_eq!(saved.json["version"], 2);
     assert_eq!(saved.json["author"], "head");
     assert_eq!(saved.json["live"], true);
 
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        edited
-    );
+    assert_eq!(script_on_disk(&server), edited);
     let new_call = server.running.ivr.lookup("hotline").expect("the flow");
     assert_eq!(new_call.source.text, edited, "new calls get version 2");
     assert_eq!(
@@ -143,35 +120,23 @@ async fn a_valid_save_goes_live_for_new_calls_while_a_running_call_keeps_its_ver
 
     // Someone still editing version 1 cannot overwrite version 2.
     let stale = api
-        .request(
-            Method::PUT,
+        .put(
             SCRIPT,
-            Some(&head),
-            Some(json!({ "text": shipped_script(), "base_version": 1 })),
+            &head,
+            json!({ "text": shipped_script(), "base_version": 1 }),
         )
         .await;
     assert_error(&stale, StatusCode::CONFLICT, "stale_version");
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        edited
-    );
+    assert_eq!(script_on_disk(&server), edited);
 
     // Rollback: version 1's text becomes version 3, live at once.
     let restored = api
-        .request(
-            Method::POST,
-            &format!("{SCRIPT}/versions/1/restore"),
-            Some(&head),
-            None,
-        )
+        .post(&format!("{SCRIPT}/versions/1/restore"), &head, None)
         .await;
     assert_eq!(restored.status, StatusCode::OK, "{}", restored.text);
     assert_eq!(restored.json["version"], 3);
     assert_eq!(restored.json["text"], shipped_script());
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     assert_eq!(
         server.running.ivr.lookup("100").unwrap().source.text,
         shipped_script()
@@ -187,12 +152,7 @@ async fn a_valid_save_goes_live_for_new_calls_while_a_running_call_keeps_its_ver
 
     // The same text again is no new version.
     let same = api
-        .request(
-            Method::PUT,
-            SCRIPT,
-            Some(&head),
-            Some(json!({ "text": shipped_script() })),
-        )
+        .put(SCRIPT, &head, json!({ "text": shipped_script() }))
         .await;
     assert_eq!(same.json["version"], 3, "{}", same.text);
     server.running.stop().await.unwrap();
@@ -203,7 +163,7 @@ async fn a_script_taking_another_flows_number_is_refused() {
     let other = shipped_script()
         .replacen(r#"name = "hotline""#, r#"name = "second""#, 1)
         .replacen(r#"numbers = ["hotline", "100"]"#, r#"numbers = ["200"]"#, 1);
-    let server = start_with_scripts(staff(), &[("second.toml", &other)]).await;
+    let server = start_with_scripts(head_and_manager(), &[("second.toml", &other)]).await;
     let api = Api::new(&server);
     let head = api.login("head").await;
 
@@ -222,11 +182,10 @@ async fn a_script_taking_another_flows_number_is_refused() {
 
     let grabbing = other.replacen(r#"numbers = ["200"]"#, r#"numbers = ["200", "100"]"#, 1);
     let refused = api
-        .request(
-            Method::PUT,
+        .put(
             "/api/v1/ivr-scripts/second",
-            Some(&head),
-            Some(json!({ "text": grabbing })),
+            &head,
+            json!({ "text": grabbing }),
         )
         .await;
     assert_error(
@@ -247,7 +206,7 @@ async fn a_script_taking_another_flows_number_is_refused() {
 
 #[tokio::test]
 async fn a_manager_may_not_read_or_edit_scripts() {
-    let server = start_with_scripts(staff(), &[]).await;
+    let server = start_with_scripts(head_and_manager(), &[]).await;
     let api = Api::new(&server);
     let manager = api.login("manager").await;
     for (method, path, body) in [
@@ -274,26 +233,16 @@ async fn a_manager_may_not_read_or_edit_scripts() {
     }
     let anonymous = api.request(Method::GET, SCRIPT, None, None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn the_simulator_walks_the_saved_or_an_unsaved_text() {
-    let server = start_with_scripts(staff(), &[]).await;
+    let server = start_with_scripts(head_and_manager(), &[]).await;
     let api = Api::new(&server);
     let head = api.login("head").await;
-    let simulate = |body| {
-        api.request(
-            Method::POST,
-            "/api/v1/ivr-scripts/hotline/simulate",
-            Some(&head),
-            Some(body),
-        )
-    };
+    let simulate = |body| api.post("/api/v1/ivr-scripts/hotline/simulate", &head, Some(body));
 
     let saved = simulate(json!({ "keys": "3" })).await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
@@ -351,7 +300,7 @@ async fn the_simulator_walks_the_saved_or_an_unsaved_text() {
 
 #[tokio::test]
 async fn unknown_scripts_and_versions_are_404_and_names_cannot_leave_the_directory() {
-    let server = start_with_scripts(staff(), &[]).await;
+    let server = start_with_scripts(head_and_manager(), &[]).await;
     let api = Api::new(&server);
     let head = api.login("head").await;
     for path in [
@@ -365,11 +314,10 @@ async fn unknown_scripts_and_versions_are_404_and_names_cannot_leave_the_directo
         assert_error(&r, StatusCode::NOT_FOUND, "not_found");
     }
     let r = api
-        .request(
-            Method::PUT,
+        .put(
             "/api/v1/ivr-scripts/nope",
-            Some(&head),
-            Some(json!({ "text": shipped_script() })),
+            &head,
+            json!({ "text": shipped_script() }),
         )
         .await;
     assert_error(&r, StatusCode::NOT_FOUND, "not_found");
@@ -379,7 +327,7 @@ async fn unknown_scripts_and_versions_are_404_and_names_cannot_leave_the_directo
 
 #[tokio::test]
 async fn an_edit_made_on_disk_joins_the_history_before_the_next_save() {
-    let server = start_with_scripts(staff(), &[]).await;
+    let server = start_with_scripts(head_and_manager(), &[]).await;
     let api = Api::new(&server);
     let head = api.login("head").await;
     assert_eq!(api.get(SCRIPT, &head).await.json["version"], 1);
@@ -393,11 +341,10 @@ async fn an_edit_made_on_disk_joins_the_history_before_the_next_save() {
 
     // A head who opened version 1 before that edit cannot overwrite it.
     let stale = api
-        .request(
-            Method::PUT,
+        .put(
             SCRIPT,
-            Some(&head),
-            Some(json!({ "text": shipped_script(), "base_version": 1 })),
+            &head,
+            json!({ "text": shipped_script(), "base_version": 1 }),
         )
         .await;
     assert_error(&stale, StatusCode::CONFLICT, "stale_version");

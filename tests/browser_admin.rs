@@ -12,8 +12,9 @@ mod common;
 mod http;
 
 use common::webdriver::Browser;
+use common::{TestServer, user};
 use hotline::role::Role;
-use http::{Api, start_with, user};
+use http::Api;
 use serde_json::{Value, json};
 
 /// Scrolls the section `id` to the top of the viewport, for its screenshot.
@@ -39,19 +40,15 @@ async fn listed_agent(api: &Api, token: &str, login: &str) -> Option<Value> {
 #[tokio::test]
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn admin_creates_an_agent_puts_it_in_a_queue_and_edits_the_working_hours() {
-    let server = start_with(
-        vec![
-            user("root", Role::Admin),
-            user("anna", Role::ContactManager),
-        ],
-        |_| {},
-    )
+    let server = TestServer::start(vec![
+        user("root", Role::Admin),
+        user("anna", Role::ContactManager),
+    ])
     .await;
-    let base = format!("http://{}", server.running.http_addr);
+    let base = server.base_url();
     let api = Api::new(&server);
     let token = api.login("root").await;
-    let browser = Browser::start().await;
-    browser.sign_in(&base, "root", "root-password").await;
+    let browser = Browser::signed_in(&server, "root").await;
 
     browser.goto(&format!("{base}/admin")).await;
     browser

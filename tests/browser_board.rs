@@ -10,30 +10,28 @@
 mod common;
 
 use common::agent_phone::AgentPhone;
+use common::console::{ConsoleSession, past_inquiry};
 use common::webdriver::{Browser, WAIT};
-use common::{TestServer, agent};
+use common::{TestServer, password_of, user};
 use hotline::acd::AgentState;
 use hotline::role::Role;
-use hotline::sip::digest::Algorithm;
-use hotline::store::ids::new_id;
-use hotline::store::{Channel, InquiryStatus, InquiryUpdate, NewInquiry, Store};
+use hotline::store::Channel;
+use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const HOUR: i64 = 3_600_000;
 const SEC: i64 = 1_000;
 
-async fn server() -> (TestServer, String) {
-    let mut head = agent("olga", "olga-password", &[Algorithm::Md5]);
-    head.role = Role::Head;
-    head.name = "Ольга Руководитель".into();
-    let mut anna = agent("anna", "anna-password", &[Algorithm::Md5]);
+/// A head (`olga`) and two operators.
+async fn server() -> TestServer {
+    let mut olga = user("olga", Role::Head);
+    olga.name = "Ольга Руководитель".into();
+    let mut anna = user("anna", Role::ContactManager);
     anna.name = "Анна Оператор".into();
-    let mut boris = agent("boris", "boris-password", &[Algorithm::Md5]);
+    let mut boris = user("boris", Role::ContactManager);
     boris.name = "Борис Оператор".into();
-    let server = TestServer::start(vec![head, anna, boris]).await;
-    let base = format!("http://{}", server.running.http_addr);
-    (server, base)
+    TestServer::start(vec![olga, anna, boris]).await
 }
 
 fn now_ms() -> i64 {
@@ -41,40 +39,6 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-}
-
-/// Waits until routing reports `login` in `state`.
-async fn wait_state(server: &TestServer, login: &str, state: AgentState) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let snapshot = server.running.routing.snapshot().await;
-        let now = snapshot
-            .agents
-            .iter()
-            .find(|a| a.login == login)
-            .map(|a| a.state);
-        if now == Some(state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{login} never became {state:?}: {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn api_token(base: &str, login: &str) -> String {
-    let reply: Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": login, "password": format!("{login}-password")}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["token"].as_str().unwrap().to_owned()
 }
 
 /// Waits until `script` (run in the page) returns something `ok` accepts.
@@ -98,13 +62,13 @@ async fn wait_script(
 #[tokio::test]
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn an_agents_pause_shows_on_the_open_board_without_a_reload() {
-    let (server, base) = server().await;
-    let _anna_phone = AgentPhone::register(server.sip(), "anna", "anna-password").await;
-    let _boris_phone = AgentPhone::register(server.sip(), "boris", "boris-password").await;
-    wait_state(&server, "anna", AgentState::Available).await;
-    wait_state(&server, "boris", AgentState::Available).await;
-    let browser = Browser::start().await;
-    browser.sign_in(&base, "olga", "olga-password").await;
+    let server = server().await;
+    let base = server.base_url();
+    let _anna_phone = AgentPhone::register(server.sip(), "anna", &password_of("anna")).await;
+    let _boris_phone = AgentPhone::register(server.sip(), "boris", &password_of("boris")).await;
+    server.wait_state("anna", AgentState::Available).await;
+    server.wait_state("boris", AgentState::Available).await;
+    let browser = Browser::signed_in(&server, "olga").await;
     browser.goto(&format!("{base}/board")).await;
     browser
         .wait_text("#agent-anna .badge", "anna available", |t| t == "Свободен")
@@ -115,16 +79,16 @@ async fn an_agents_pause_shows_on_the_open_board_without_a_reload() {
         .execute("window.__noReload = 1; return 1", vec![])
         .await;
 
-    let head = api_token(&base, "olga").await;
+    let head = ConsoleSession::sign_in(&server, "olga").await;
     let changed_at = Instant::now();
-    let reply = reqwest::Client::new()
-        .patch(format!("{base}/api/v1/agents/anna/state"))
-        .bearer_auth(&head)
-        .json(&json!({"state": "paused"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap());
+    let (status, body) = head
+        .api(
+            Method::PATCH,
+            "/api/v1/agents/anna/state",
+            Some(json!({"state": "paused"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
 
     browser
         .wait_text("#agent-anna .badge", "anna paused", |t| t == "Пауза")
@@ -158,49 +122,10 @@ async fn an_agents_pause_shows_on_the_open_board_without_a_reload() {
     server.running.stop().await.unwrap();
 }
 
-/// One inquiry at `at`: a call answered by `agent` after `wait_ms`, or
-/// abandoned after it; or an e-mail.
-async fn inquiry(store: &Store, at: i64, channel: Channel, wait_ms: i64, agent: Option<&str>) {
-    let id = new_id(at, &mut rand::thread_rng());
-    store
-        .create_inquiry(
-            &id,
-            &NewInquiry {
-                channel,
-                from: if channel == Channel::Phone {
-                    "79160001122".into()
-                } else {
-                    "someone@example.org".into()
-                },
-                client_id: None,
-                status: InquiryStatus::New,
-                call_id: None,
-                language: None,
-                created_at_ms: at,
-            },
-        )
-        .await
-        .unwrap();
-    let answered = channel == Channel::Phone && agent.is_some();
-    let update = InquiryUpdate {
-        status: Some(if channel == Channel::Phone && !answered {
-            InquiryStatus::Abandoned
-        } else {
-            InquiryStatus::Resolved
-        }),
-        agent: agent.map(String::from),
-        answered_at_ms: answered.then_some(at + wait_ms),
-        wait_ms: (channel == Channel::Phone).then_some(wait_ms),
-        talk_ms: answered.then_some(3 * 60 * SEC),
-        ..Default::default()
-    };
-    store.update_inquiry(&id, &update, at + HOUR).await.unwrap();
-}
-
 #[tokio::test]
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn the_reports_draw_charts_and_the_csv_link_downloads_the_figures() {
-    let (server, base) = server().await;
+    let server = server().await;
     // A fortnight of traffic ending yesterday (UTC: the test calendar's
     // zone, which the page defaults to): more calls on weekdays' mornings.
     let today_start = now_ms() - now_ms().rem_euclid(24 * HOUR);
@@ -217,16 +142,17 @@ async fn the_reports_draw_charts_and_the_csv_link_downloads_the_figures() {
                 Some("boris")
             };
             let at = start + (9 + (n * 2) % 9) * HOUR + n * 7 * 60 * SEC;
-            inquiry(store, at, Channel::Phone, (5 + n * 9) * SEC, agent).await;
+            past_inquiry(store, at, Channel::Phone, Some((5 + n * 9) * SEC), agent).await;
             expected_total += 1;
         }
-        inquiry(store, start + 12 * HOUR, Channel::Email, 0, Some("anna")).await;
+        past_inquiry(store, start + 12 * HOUR, Channel::Email, None, Some("anna")).await;
         expected_total += 1;
     }
 
-    let browser = Browser::start().await;
-    browser.sign_in(&base, "olga", "olga-password").await;
-    browser.goto(&format!("{base}/reports")).await;
+    let browser = Browser::signed_in(&server, "olga").await;
+    browser
+        .goto(&format!("{}/reports", server.base_url()))
+        .await;
     browser
         .wait_text("#figure-inquiries .figure", "the period's inquiries", |t| {
             t == expected_total.to_string()

@@ -9,15 +9,11 @@
 //! plain `cargo test`; `.ci/run` runs it with `--ignored`.
 
 mod common;
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/ivr_editor.rs"]
-mod ivr_editor;
 
+use common::ivr_editor::{broken_script, script_on_disk, shipped_script, start_with_scripts};
+use common::user;
 use common::webdriver::Browser;
 use hotline::role::Role;
-use http::user;
-use ivr_editor::{broken_script, script_file, shipped_script, start_with_scripts};
 use serde_json::json;
 
 /// Replaces the first `from` with `to` in the editor's textarea, as typing
@@ -53,9 +49,8 @@ async fn cursor_line(browser: &Browser) -> u64 {
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn head_fixes_a_broken_script_simulates_and_rolls_back() {
     let server = start_with_scripts(vec![user("head", Role::Head)], &[]).await;
-    let base = format!("http://{}", server.running.http_addr);
-    let browser = Browser::start().await;
-    browser.sign_in(&base, "head", "head-password").await;
+    let base = server.base_url();
+    let browser = Browser::signed_in(&server, "head").await;
 
     browser.goto(&format!("{base}/ivr")).await;
     browser
@@ -100,11 +95,7 @@ async fn head_fixes_a_broken_script_simulates_and_rolls_back() {
         "the link moves the cursor"
     );
     browser.screenshot("ivr-editor-error").await;
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script(),
-        "nothing saved"
-    );
+    assert_eq!(script_on_disk(&server), shipped_script(), "nothing saved");
 
     // Fixed, with a real change: graduates filed under `alumni`.
     edit(&browser, r#""1" = "aplicants""#, r#""1" = "applicants""#).await;
@@ -162,9 +153,6 @@ async fn head_fixes_a_broken_script_simulates_and_rolls_back() {
         .property(&browser.find("#script").await, "value")
         .await;
     assert_eq!(restored, json!(shipped_script()));
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }

@@ -10,9 +10,8 @@
 mod common;
 
 use common::webdriver::Browser;
-use common::{TestServer, agent};
+use common::{TestServer, user};
 use hotline::role::Role;
-use hotline::sip::digest::Algorithm;
 
 const NEEDS_CHROMIUM: &str = "needs chromium + chromium-driver; run by .ci/run";
 
@@ -20,10 +19,8 @@ const NEEDS_CHROMIUM: &str = "needs chromium + chromium-driver; run by .ci/run";
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn head_signs_in_after_a_wrong_password_and_switches_to_english() {
     let _ = NEEDS_CHROMIUM;
-    let mut head = agent("head", "head-password", &[Algorithm::Md5]);
-    head.role = Role::Head;
-    let server = TestServer::start(vec![head]).await;
-    let base = format!("http://{}", server.running.http_addr);
+    let server = TestServer::start(vec![user("head", Role::Head)]).await;
+    let base = server.base_url();
     let browser = Browser::start().await;
 
     browser.goto(&format!("{base}/login")).await;

@@ -11,144 +11,62 @@ mod common;
 
 use common::agent_phone::AgentPhone;
 use common::call_phone::{CallPhone, DialOptions};
+use common::console::ConsoleSession;
 use common::webdriver::{Browser, WAIT};
-use common::{TestServer, agent};
+use common::{TestServer, password_of, start_with, user, wait_until};
 use hotline::acd::AgentState;
-use hotline::sip::digest::Algorithm;
+use hotline::role::Role;
+use reqwest::Method;
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "password-anna";
 /// The number the simulated caller dials from.
 const CALLER: &str = "79161234567";
 
+/// The operator `anna`, whose calls are recorded.
 async fn start() -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(&dir, vec![agent("anna", PASSWORD, &[Algorithm::Md5])]);
-    config.paths.recordings_dir = dir.path().join("recordings");
-    config.recording.enabled = true;
-    let running = hotline::server::start(config.clone()).await.unwrap();
-    TestServer {
-        running,
-        dir,
-        config,
-    }
+    start_with(vec![user("anna", Role::ContactManager)], |config| {
+        config.recording.enabled = true;
+    })
+    .await
 }
 
-struct Api {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn sign_in(base: &str) -> Api {
-        let http = reqwest::Client::new();
-        let reply: Value = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"username": "anna", "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        Api {
-            base: base.to_owned(),
-            token: reply["token"].as_str().unwrap().to_owned(),
-            http,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let reply = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            reply.status().is_success(),
-            "POST {path}: {}",
-            reply.status()
-        );
-        reply.json().await.unwrap()
-    }
-
-    /// Anna's inquiry once its status is `status` (the call layer writes
-    /// asynchronously).
-    async fn inquiry_in(&self, status: &str) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let page = self
-                .get(&format!("/api/v1/inquiries?status={status}"))
-                .await;
-            if let Some(found) = page["items"].get(0) {
-                return found.clone();
-            }
-            assert!(Instant::now() < deadline, "no inquiry became {status}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-async fn wait_state(server: &TestServer, login: &str, state: AgentState) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let snapshot = server.running.routing.snapshot().await;
-        if snapshot
-            .agents
-            .iter()
-            .any(|a| a.login == login && a.state == state)
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{login} never became {state:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// `who`'s inquiry once its status is `status` (the call layer writes
+/// asynchronously).
+async fn inquiry_in(who: &ConsoleSession, status: &str) -> Value {
+    let path = format!("/api/v1/inquiries?status={status}");
+    wait_until(&format!("an inquiry {status}"), async || {
+        let (_, page) = who.api(Method::GET, &path, None).await;
+        page["items"].get(0).cloned().ok_or(page)
+    })
+    .await
 }
 
 #[tokio::test]
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_inquiry() {
     let server = start().await;
-    let base = format!("http://{}", server.running.http_addr);
-    let api = Api::sign_in(&base).await;
+    let base = server.base_url();
+    let anna = ConsoleSession::sign_in(&server, "anna").await;
 
     // A client the department knows, with an inquiry still open.
-    let client = api
-        .post(
+    let client = anna
+        .api_ok(
+            Method::POST,
             "/api/v1/clients",
-            json!({"name": "Мария Петрова", "phones": ["+7 916 123-45-67"], "category": "graduate"}),
+            Some(json!({"name": "Мария Петрова", "phones": ["+7 916 123-45-67"], "category": "graduate"})),
         )
         .await;
     let client_id = client["id"].as_str().unwrap().to_owned();
-    api.post(
-        "/api/v1/inquiries",
+    anna.new_inquiry(
         json!({"channel": "email", "client_id": client_id, "category": "graduate",
                "topic": "Дубликат диплома", "notes": "Письмо от 12 мая"}),
     )
     .await;
 
-    let mut phone = AgentPhone::register(server.sip(), "anna", PASSWORD).await;
-    wait_state(&server, "anna", AgentState::Available).await;
+    let mut phone = AgentPhone::register(server.sip(), "anna", &password_of("anna")).await;
+    server.wait_state("anna", AgentState::Available).await;
 
-    let browser = Browser::start().await;
-    browser.sign_in(&base, "anna", PASSWORD).await;
+    let browser = Browser::signed_in(&server, "anna").await;
     browser
         .wait_url("the operator desk", |u| u.ends_with("/operator"))
         .await;
@@ -215,7 +133,7 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
 
     // Anna answers; the pop follows and leads to the inquiry form.
     assert!(phone.answer().await, "the server ACKs the answer");
-    let talking = api.inquiry_in("in_progress").await;
+    let talking = inquiry_in(&anna, "in_progress").await;
     let id = talking["id"].as_str().unwrap().to_owned();
     assert_eq!(talking["client_id"], json!(client_id));
     let pop = browser.find("#pop-state[data-state=talking]").await;
@@ -253,7 +171,10 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
         .await;
     browser.find("#notice").await;
 
-    let resolved = api.get(&format!("/api/v1/inquiries/{id}")).await;
+    let resolved = anna
+        .api(Method::GET, &format!("/api/v1/inquiries/{id}"), None)
+        .await
+        .1;
     assert_eq!(resolved["status"], "resolved", "{resolved}");
     assert_eq!(resolved["resolution"], "Сообщили срок: 10 рабочих дней.");
     assert_eq!(
@@ -304,7 +225,10 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
         .wait_url("the new inquiry", |u| u.contains("/inquiries/"))
         .await;
     let visit_id = url.rsplit('/').next().unwrap().to_owned();
-    let visit = api.get(&format!("/api/v1/inquiries/{visit_id}")).await;
+    let visit = anna
+        .api(Method::GET, &format!("/api/v1/inquiries/{visit_id}"), None)
+        .await
+        .1;
     assert_eq!(visit["channel"], "in_person", "{visit}");
     assert_eq!(visit["from"], "79031112233");
     browser

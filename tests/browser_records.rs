@@ -10,123 +10,69 @@
 
 mod common;
 
+use common::console::ConsoleSession;
 use common::webdriver::Browser;
-use common::{TestServer, agent};
+use common::{TestServer, user};
 use hotline::role::Role;
+use reqwest::Method;
 use serde_json::{Value, json};
 
-/// The server with a head and two managers (password `<login>-password`).
-async fn server() -> (TestServer, String) {
-    let mut users = Vec::new();
-    for (login, role) in [
-        ("head", Role::Head),
-        ("mgr-a", Role::ContactManager),
-        ("mgr-b", Role::ContactManager),
-    ] {
-        let mut user = agent(login, &format!("{login}-password"), &[]);
-        user.role = role;
-        users.push(user);
-    }
-    let server = TestServer::start(users).await;
-    let base = format!("http://{}", server.running.http_addr);
-    (server, base)
+/// The server with a head and two managers.
+async fn server() -> TestServer {
+    TestServer::start(vec![
+        user("head", Role::Head),
+        user("mgr-a", Role::ContactManager),
+        user("mgr-b", Role::ContactManager),
+    ])
+    .await
 }
 
-/// A JSON API session, to record the data as operators would.
-struct Api {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn login(base: &str, login: &str) -> Api {
-        let http = reqwest::Client::new();
-        let reply: Value = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({ "username": login, "password": format!("{login}-password") }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        Api {
-            base: base.to_owned(),
-            token: reply["token"].as_str().expect("a token").to_owned(),
-            http,
-        }
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let reply = self
-            .http
-            .request(method, format!("{}/api/v1{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(reply.status().is_success(), "{path}: {}", reply.status());
-        reply.json().await.unwrap()
-    }
-
-    /// A typed-in inquiry, then its client named; returns (inquiry, client).
-    async fn inquiry_of(&self, inquiry: Value, name: &str) -> (String, String) {
-        let created = self
-            .call(reqwest::Method::POST, "/inquiries", inquiry)
-            .await;
-        let id = created["id"].as_str().unwrap().to_owned();
-        let client = created["client_id"].as_str().unwrap().to_owned();
-        self.call(
-            reqwest::Method::PATCH,
-            &format!("/clients/{client}"),
-            json!({ "name": name }),
-        )
-        .await;
-        (id, client)
-    }
+/// An inquiry `who` types in through the API, then its client named;
+/// returns (inquiry, client).
+async fn inquiry_of(who: &ConsoleSession, inquiry: Value, name: &str) -> (String, String) {
+    let (id, client) = who.new_inquiry(inquiry).await;
+    who.api_ok(
+        Method::PATCH,
+        &format!("/api/v1/clients/{client}"),
+        Some(json!({ "name": name })),
+    )
+    .await;
+    (id, client)
 }
 
 #[tokio::test]
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn head_finds_an_inquiry_by_filter_and_reads_the_clients_history() {
-    let (_server, base) = server().await;
-    let a = Api::login(&base, "mgr-a").await;
-    let (call, anna) = a
-        .inquiry_of(
-            json!({ "channel": "phone", "from": "8 916 111-22-33",
-                    "category": "applicant", "topic": "Приём документов" }),
-            "Анна Смирнова",
-        )
-        .await;
-    let letter = a
-        .call(
-            reqwest::Method::POST,
-            "/inquiries",
-            json!({ "channel": "email", "client_id": anna,
-                    "category": "applicant", "topic": "Список документов" }),
-        )
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    a.call(
-        reqwest::Method::POST,
-        &format!("/inquiries/{letter}/resolve"),
-        json!({ "resolution": "Отправили список документов" }),
+    let server = server().await;
+    let base = server.base_url();
+    let a = ConsoleSession::sign_in(&server, "mgr-a").await;
+    let (call, anna) = inquiry_of(
+        &a,
+        json!({ "channel": "phone", "from": "8 916 111-22-33",
+                "category": "applicant", "topic": "Приём документов" }),
+        "Анна Смирнова",
     )
     .await;
-    let b = Api::login(&base, "mgr-b").await;
-    b.inquiry_of(
+    let (letter, _) = a
+        .new_inquiry(json!({ "channel": "email", "client_id": anna,
+                "category": "applicant", "topic": "Список документов" }))
+        .await;
+    a.api_ok(
+        Method::POST,
+        &format!("/api/v1/inquiries/{letter}/resolve"),
+        Some(json!({ "resolution": "Отправили список документов" })),
+    )
+    .await;
+    let b = ConsoleSession::sign_in(&server, "mgr-b").await;
+    inquiry_of(
+        &b,
         json!({ "channel": "in_person", "from": "+7 495 765-43-21",
                 "category": "parent", "topic": "Расписание занятий" }),
         "Борис Петров",
     )
     .await;
 
-    let browser = Browser::start().await;
-    browser.sign_in(&base, "head", "head-password").await;
+    let browser = Browser::signed_in(&server, "head").await;
     browser.goto(&format!("{base}/inquiries")).await;
     browser
         .wait_text("#inquiry-results", "all three inquiries", |t| {
@@ -211,18 +157,18 @@ async fn head_finds_an_inquiry_by_filter_and_reads_the_clients_history() {
 #[tokio::test]
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn a_managers_browser_cannot_open_another_managers_client() {
-    let (_server, base) = server().await;
-    let b = Api::login(&base, "mgr-b").await;
-    let (_, boris) = b
-        .inquiry_of(
-            json!({ "channel": "in_person", "from": "+7 495 765-43-21",
-                    "topic": "Расписание занятий" }),
-            "Борис Петров",
-        )
-        .await;
+    let server = server().await;
+    let base = server.base_url();
+    let b = ConsoleSession::sign_in(&server, "mgr-b").await;
+    let (_, boris) = inquiry_of(
+        &b,
+        json!({ "channel": "in_person", "from": "+7 495 765-43-21",
+                "topic": "Расписание занятий" }),
+        "Борис Петров",
+    )
+    .await;
 
-    let browser = Browser::start().await;
-    browser.sign_in(&base, "mgr-a", "mgr-a-password").await;
+    let browser = Browser::signed_in(&server, "mgr-a").await;
     browser.goto(&format!("{base}/clients/{boris}")).await;
     browser
         .wait_text("h1", "the 403 page", |t| t.contains("403"))
@@ -232,13 +178,13 @@ async fn a_managers_browser_cannot_open_another_managers_client() {
     browser.screenshot("records-403").await;
 
     // The manager's own card opens (after a contact of their own).
-    let a = Api::login(&base, "mgr-a").await;
-    let (_, anna) = a
-        .inquiry_of(
-            json!({ "channel": "phone", "from": "8 916 111-22-33" }),
-            "Анна Смирнова",
-        )
-        .await;
+    let a = ConsoleSession::sign_in(&server, "mgr-a").await;
+    let (_, anna) = inquiry_of(
+        &a,
+        json!({ "channel": "phone", "from": "8 916 111-22-33" }),
+        "Анна Смирнова",
+    )
+    .await;
     browser.goto(&format!("{base}/clients/{anna}")).await;
     browser
         .wait_text("#client-name", "own client", |t| t.contains("Анна"))

@@ -5,10 +5,10 @@
 
 mod common;
 
+use common::ivr_editor::start_with_scripts;
+use common::user;
 use common::webdriver::Browser;
-use common::{TestServer, agent};
 use hotline::role::Role;
-use hotline::sip::digest::Algorithm;
 
 const PAGES: &[(&str, &str)] = &[
     ("operator", "/operator"),
@@ -25,27 +25,10 @@ const PAGES: &[(&str, &str)] = &[
 #[tokio::test]
 #[ignore = "needs chromium + chromium-driver; run by .ci/run"]
 async fn every_page_fits_a_laptop_and_a_tablet() {
-    let mut admin = agent("boss", "boss-password", &[Algorithm::Md5]);
-    admin.role = Role::Admin;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(&dir, vec![admin]);
-    // The editor page edits files: give it a copy, never the repository's.
-    let ivr_dir = dir.path().join("ivr-scripts");
-    std::fs::create_dir_all(&ivr_dir).unwrap();
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/ivr-scripts")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), ivr_dir.join(entry.file_name())).unwrap();
-    }
-    config.paths.ivr_dir = ivr_dir;
-    let running = hotline::server::start(config.clone()).await.unwrap();
-    let server = TestServer {
-        running,
-        dir,
-        config,
-    };
-    let base = format!("http://{}", server.running.http_addr);
-    let browser = Browser::start().await;
-    browser.sign_in(&base, "boss", "boss-password").await;
+    // The editor page edits files: it gets a copy, never the repository's.
+    let server = start_with_scripts(vec![user("boss", Role::Admin)], &[]).await;
+    let base = server.base_url();
+    let browser = Browser::signed_in(&server, "boss").await;
 
     for (width, height, size) in [(1366, 900, "laptop"), (768, 1024, "tablet")] {
         browser.set_window(width, height).await;

@@ -9,7 +9,7 @@ mod common;
 
 use common::agent_phone::AgentPhone;
 use common::call_phone::{CallPhone, DialOptions, decode, tone};
-use common::{TestServer, agent};
+use common::{TestServer, agent, start_with};
 use hotline::acd::{AgentRequest, AgentState, RoutingReason};
 use hotline::config::{AgentConfig, Config};
 use hotline::role::Role;
@@ -29,44 +29,11 @@ fn manager(login: &str, role: Role, queue: &str) -> AgentConfig {
     }
 }
 
-async fn start(agents: Vec<AgentConfig>, tune: impl FnOnce(&mut Config)) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(&dir, agents);
-    config.paths.recordings_dir = dir.path().join("recordings");
-    tune(&mut config);
-    let running = hotline::server::start(config.clone()).await.unwrap();
-    TestServer {
-        running,
-        dir,
-        config,
-    }
-}
-
 /// Registers `login`'s phone and waits until routing counts them available.
 async fn phone_of(server: &TestServer, login: &str) -> AgentPhone {
     let phone = AgentPhone::register(server.sip(), login, &format!("password-{login}")).await;
-    wait_state(server, login, AgentState::Available).await;
+    server.wait_state(login, AgentState::Available).await;
     phone
-}
-
-async fn wait_state(server: &TestServer, login: &str, state: AgentState) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let snapshot = server.running.routing.snapshot().await;
-        let now = snapshot
-            .agents
-            .iter()
-            .find(|a| a.login == login)
-            .map(|a| a.state);
-        if now == Some(state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{login} never became {state:?}: {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The single inquiry once `check` holds (writes are asynchronous).
@@ -201,7 +168,7 @@ async fn both_hear_each_other(caller: &mut CallPhone, agent: &mut AgentPhone) {
 
 #[tokio::test]
 async fn zero_reaches_a_free_contact_manager_and_both_hear_each_other() {
-    let server = start(
+    let server = start_with(
         vec![manager("anna", Role::ContactManager, "general")],
         |_| {},
     )
@@ -234,7 +201,7 @@ async fn zero_reaches_a_free_contact_manager_and_both_hear_each_other() {
         Some(RoutingReason::LongestIdle.as_str())
     );
     assert!(talking.answered_at_ms.is_some());
-    wait_state(&server, "anna", AgentState::Busy).await;
+    server.wait_state("anna", AgentState::Busy).await;
     // The live views agree: the agent is busy, the call is talking.
     let (status, me) = api_get(&server, "anna", "/api/v1/agents/anna").await;
     assert_eq!((status, me["state"].as_str()), (200, Some("busy")), "{me}");
@@ -277,13 +244,13 @@ async fn zero_reaches_a_free_contact_manager_and_both_hear_each_other() {
     );
     assert!(done.wait_ms.is_some());
     assert!(done.ended_at_ms.is_some());
-    wait_state(&server, "anna", AgentState::WrapUp).await;
+    server.wait_state("anna", AgentState::WrapUp).await;
     assert!(server.running.live_calls.list().is_empty());
 }
 
 #[tokio::test]
 async fn agent_hanging_up_ends_the_callers_call_too() {
-    let server = start(
+    let server = start_with(
         vec![manager("anna", Role::ContactManager, "general")],
         |_| {},
     )
@@ -303,7 +270,7 @@ async fn agent_hanging_up_ends_the_callers_call_too() {
 
 #[tokio::test]
 async fn caller_hanging_up_while_ringing_is_abandoned_and_the_phone_stops() {
-    let server = start(
+    let server = start_with(
         vec![manager("anna", Role::ContactManager, "general")],
         |_| {},
     )
@@ -319,12 +286,12 @@ async fn caller_hanging_up_while_ringing_is_abandoned_and_the_phone_stops() {
     );
     let gone = inquiry_in(&server, "abandoned").await;
     assert_eq!(gone.agent, None);
-    wait_state(&server, "anna", AgentState::Available).await;
+    server.wait_state("anna", AgentState::Available).await;
 }
 
 #[tokio::test]
 async fn a_declining_agent_passes_the_call_to_the_next() {
-    let server = start(
+    let server = start_with(
         vec![
             manager("anna", Role::ContactManager, "general"),
             manager("boris", Role::ContactManager, "general"),
@@ -385,7 +352,7 @@ fn admission_team(personal_ring_s: u64) -> (Vec<AgentConfig>, impl FnOnce(&mut C
 #[tokio::test]
 async fn a_known_applicant_rings_their_personal_manager_first() {
     let (agents, tune) = admission_team(20);
-    let server = start(agents, tune).await;
+    let server = start_with(agents, tune).await;
     let mut olga = phone_of(&server, "olga").await;
     let mut petr = phone_of(&server, "petr").await;
     applicant_with_manager(&server, "olga").await;
@@ -405,7 +372,7 @@ async fn a_known_applicant_rings_their_personal_manager_first() {
 #[tokio::test]
 async fn personal_manager_not_answering_falls_back_to_the_queue() {
     let (agents, tune) = admission_team(1);
-    let server = start(agents, tune).await;
+    let server = start_with(agents, tune).await;
     let mut olga = phone_of(&server, "olga").await;
     let mut petr = phone_of(&server, "petr").await;
     applicant_with_manager(&server, "olga").await;
@@ -426,7 +393,7 @@ async fn personal_manager_not_answering_falls_back_to_the_queue() {
 #[tokio::test]
 async fn personal_manager_on_pause_falls_back_at_once() {
     let (agents, tune) = admission_team(20);
-    let server = start(agents, tune).await;
+    let server = start_with(agents, tune).await;
     let mut olga = phone_of(&server, "olga").await;
     let mut petr = phone_of(&server, "petr").await;
     applicant_with_manager(&server, "olga").await;
@@ -449,7 +416,7 @@ async fn personal_manager_on_pause_falls_back_at_once() {
 
 #[tokio::test]
 async fn refer_transfers_the_caller_to_another_queue_in_one_inquiry() {
-    let server = start(
+    let server = start_with(
         vec![
             manager("anna", Role::ContactManager, "general"),
             manager("petr", Role::AdmissionManager, "admission"),
@@ -507,7 +474,7 @@ async fn refer_transfers_the_caller_to_another_queue_in_one_inquiry() {
 
 #[tokio::test]
 async fn agent_hold_gives_the_caller_music_and_resume_brings_the_agent_back() {
-    let server = start(
+    let server = start_with(
         vec![manager("anna", Role::ContactManager, "general")],
         |_| {},
     )
@@ -545,7 +512,7 @@ async fn agent_hold_gives_the_caller_music_and_resume_brings_the_agent_back() {
 
 #[tokio::test]
 async fn bridged_calls_are_recorded_in_stereo_caller_left_agent_right() {
-    let server = start(
+    let server = start_with(
         vec![
             manager("anna", Role::ContactManager, "general"),
             manager("boris", Role::ContactManager, "general"),
@@ -651,7 +618,7 @@ async fn bridged_calls_are_recorded_in_stereo_caller_left_agent_right() {
 
 #[tokio::test]
 async fn a_callback_keeps_the_place_then_rings_the_agent_first_and_then_the_client() {
-    let server = start(
+    let server = start_with(
         vec![manager("anna", Role::ContactManager, "general")],
         |_| {},
     )
@@ -725,7 +692,7 @@ async fn a_callback_keeps_the_place_then_rings_the_agent_first_and_then_the_clie
 
 #[tokio::test]
 async fn feature_codes_from_the_operators_phone_pause_and_resume_them() {
-    let server = start(
+    let server = start_with(
         vec![manager("anna", Role::ContactManager, "general")],
         |_| {},
     )
@@ -734,7 +701,7 @@ async fn feature_codes_from_the_operators_phone_pause_and_resume_them() {
     let (status, hung_up) = anna.dial("*51").await;
     assert_eq!(status, 200);
     assert!(hung_up, "confirmation played, then the server hangs up");
-    wait_state(&server, "anna", AgentState::Paused).await;
+    server.wait_state("anna", AgentState::Paused).await;
     let heard = anna.heard();
     let expected = common::call_phone::prompt_samples(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts/ru/agent_paused.wav"),
@@ -747,7 +714,7 @@ async fn feature_codes_from_the_operators_phone_pause_and_resume_them() {
     );
 
     assert_eq!(anna.dial("*50").await, (200, true));
-    wait_state(&server, "anna", AgentState::Available).await;
+    server.wait_state("anna", AgentState::Available).await;
 
     // The same code from a phone that is not a registered agent: refused.
     let stranger = CallPhone::dial(server.sip(), "*51", DialOptions::default()).await;

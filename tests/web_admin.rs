@@ -9,18 +9,15 @@ mod common;
 #[path = "common/http.rs"]
 mod http;
 
-use common::TestServer;
 use common::agent_phone::AgentPhone;
 use common::call_phone::{CallPhone, DialOptions};
+use common::console::ConsoleSession;
+use common::{TestServer, WAIT, start_with, user};
 use hotline::acd::AgentState;
 use hotline::role::Role;
 use hotline::store::QueueSkill;
-use http::{Api, start_with, user};
+use http::Api;
 use reqwest::StatusCode;
-use reqwest::header::{LOCATION, SET_COOKIE};
-use std::time::{Duration, Instant};
-
-const WAIT: Duration = Duration::from_secs(15);
 
 async fn server() -> TestServer {
     let mut bob = user("bob", Role::EducationManager);
@@ -37,76 +34,6 @@ async fn server() -> TestServer {
     .await
 }
 
-/// A console session: the cookie and the CSRF token that goes with it.
-struct Session {
-    base: String,
-    cookie: String,
-    csrf: String,
-    client: reqwest::Client,
-}
-
-async fn sign_in(server: &TestServer, login: &str) -> Session {
-    let base = format!("http://{}", server.running.http_addr);
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let reply = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("username", login),
-            ("password", &format!("{login}-password")),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER, "{login} signs in");
-    let set_cookie = reply.headers()[SET_COOKIE].to_str().unwrap();
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let token = cookie.split_once('=').unwrap().1;
-    Session {
-        csrf: hotline::web::session::csrf_token(token),
-        base,
-        cookie,
-        client,
-    }
-}
-
-impl Session {
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let reply = self
-            .client
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (reply.status(), reply.text().await.unwrap())
-    }
-
-    /// Posts a form with the session's CSRF token.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let mut form: Vec<(&str, &str)> = vec![("_csrf", &self.csrf)];
-        form.extend_from_slice(fields);
-        self.post_raw(path, &form).await
-    }
-
-    /// Posts a form exactly as given (no CSRF token added).
-    async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .form(fields)
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-fn location(reply: &reqwest::Response) -> String {
-    reply.headers()[LOCATION].to_str().unwrap().to_owned()
-}
-
 async fn agent_json(server: &TestServer, login: &str) -> (StatusCode, serde_json::Value) {
     let api = Api::new(server);
     let token = api.login("root").await;
@@ -118,11 +45,11 @@ async fn agent_json(server: &TestServer, login: &str) -> (StatusCode, serde_json
 async fn only_the_admin_gets_the_admin_view_with_its_three_sections() {
     let s = server().await;
     for login in ["hanna", "anna"] {
-        let session = sign_in(&s, login).await;
+        let session = ConsoleSession::sign_in(&s, login).await;
         let (status, page) = session.get("/admin").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{login}: {page}");
         let reply = session
-            .post(
+            .post_form(
                 "/admin/agents",
                 &[
                     ("login", "eve"),
@@ -132,29 +59,29 @@ async fn only_the_admin_gets_the_admin_view_with_its_three_sections() {
             )
             .await;
         assert_eq!(
-            reply.status(),
+            reply.status,
             StatusCode::FORBIDDEN,
             "{login} may not create"
         );
         let reply = session
-            .post(
+            .post_form(
                 "/admin/hours",
                 &[("utc_offset", "Z"), ("hours.mon", "closed")],
             )
             .await;
         assert_eq!(
-            reply.status(),
+            reply.status,
             StatusCode::FORBIDDEN,
             "{login} may not save hours"
         );
         let reply = session
-            .post("/admin/queues/general/members", &[("login", "bob")])
+            .post_form("/admin/queues/general/members", &[("login", "bob")])
             .await;
-        assert_eq!(reply.status(), StatusCode::FORBIDDEN);
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
     }
     assert_eq!(agent_json(&s, "eve").await.0, StatusCode::NOT_FOUND);
 
-    let root = sign_in(&s, "root").await;
+    let root = ConsoleSession::sign_in(&s, "root").await;
     let (status, page) = root.get("/admin").await;
     assert_eq!(status, StatusCode::OK);
     for id in ["id=\"agents\"", "id=\"queues\"", "id=\"hours\""] {
@@ -181,7 +108,7 @@ async fn only_the_admin_gets_the_admin_view_with_its_three_sections() {
 #[tokio::test]
 async fn a_form_without_the_csrf_token_creates_nothing_and_with_it_the_agent_exists() {
     let s = server().await;
-    let root = sign_in(&s, "root").await;
+    let root = ConsoleSession::sign_in(&s, "root").await;
     let fields = [
         ("login", "vera"),
         ("name", "Вера Петрова"),
@@ -192,13 +119,13 @@ async fn a_form_without_the_csrf_token_creates_nothing_and_with_it_the_agent_exi
         ("queue", "general"),
         ("skill.general", ""),
     ];
-    let forged = root.post_raw("/admin/agents", &fields).await;
-    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let forged = root.post_form_without_csrf("/admin/agents", &fields).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
     assert_eq!(agent_json(&s, "vera").await.0, StatusCode::NOT_FOUND);
 
-    let reply = root.post("/admin/agents", &fields).await;
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&reply), "/admin?created=vera#agents");
+    let reply = root.post_form("/admin/agents", &fields).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), Some("/admin?created=vera#agents"));
     let (status, vera) = agent_json(&s, "vera").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(vera["name"], "Вера Петрова");
@@ -223,9 +150,9 @@ async fn a_form_without_the_csrf_token_creates_nothing_and_with_it_the_agent_exi
 #[tokio::test]
 async fn bad_input_comes_back_as_the_form_with_422_and_each_message_at_its_field() {
     let s = server().await;
-    let root = sign_in(&s, "root").await;
+    let root = ConsoleSession::sign_in(&s, "root").await;
     let reply = root
-        .post(
+        .post_form(
             "/admin/agents",
             &[
                 ("login", "Not Valid!"),
@@ -236,8 +163,8 @@ async fn bad_input_comes_back_as_the_form_with_422_and_each_message_at_its_field
             ],
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = reply.text().await.unwrap();
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = reply.text;
     assert!(page.contains("id=\"error-login\""), "{page}");
     assert!(page.contains("id=\"error-password\""));
     assert!(page.contains("at least 8 characters"));
@@ -246,7 +173,7 @@ async fn bad_input_comes_back_as_the_form_with_422_and_each_message_at_its_field
     assert!(page.contains("value=\"Not Valid!\""));
 
     let reply = root
-        .post(
+        .post_form(
             "/admin/agents",
             &[
                 ("login", "nina"),
@@ -257,11 +184,11 @@ async fn bad_input_comes_back_as_the_form_with_422_and_each_message_at_its_field
             ],
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(reply.text().await.unwrap().contains("id=\"error-queues\""));
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.text.contains("id=\"error-queues\""));
 
     let reply = root
-        .post(
+        .post_form(
             "/admin/agents",
             &[
                 ("login", "anna"),
@@ -270,12 +197,12 @@ async fn bad_input_comes_back_as_the_form_with_422_and_each_message_at_its_field
             ],
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::CONFLICT, "the login is taken");
-    assert!(reply.text().await.unwrap().contains("id=\"error-login\""));
+    assert_eq!(reply.status, StatusCode::CONFLICT, "the login is taken");
+    assert!(reply.text.contains("id=\"error-login\""));
     assert_eq!(agent_json(&s, "nina").await.0, StatusCode::NOT_FOUND);
 
     let reply = root
-        .post(
+        .post_form(
             "/admin/hours",
             &[
                 ("utc_offset", "+03:00"),
@@ -285,8 +212,8 @@ async fn bad_input_comes_back_as_the_form_with_422_and_each_message_at_its_field
             ],
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = reply.text().await.unwrap();
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = reply.text;
     assert!(page.contains("id=\"error-hours-mon\""), "{page}");
     assert!(page.contains("overlap"));
     assert!(page.contains("id=\"error-hours-tue\""));
@@ -297,17 +224,17 @@ async fn bad_input_comes_back_as_the_form_with_422_and_each_message_at_its_field
     );
 
     let reply = root
-        .post(
+        .post_form(
             "/admin/queues/general/members",
             &[("login", "bob"), ("skill", "x")],
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(reply.text().await.unwrap().contains("id=\"error-skill\""));
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.text.contains("id=\"error-skill\""));
     let reply = root
-        .post("/admin/queues/nowhere/members", &[("login", "bob")])
+        .post_form("/admin/queues/nowhere/members", &[("login", "bob")])
         .await;
-    assert_eq!(reply.status(), StatusCode::NOT_FOUND);
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
     let (_, bob) = agent_json(&s, "bob").await;
     assert_eq!(
         bob["queues"],
@@ -318,13 +245,13 @@ async fn bad_input_comes_back_as_the_form_with_422_and_each_message_at_its_field
 #[tokio::test]
 async fn an_agent_is_edited_and_deleted_after_confirming() {
     let s = server().await;
-    let root = sign_in(&s, "root").await;
+    let root = ConsoleSession::sign_in(&s, "root").await;
     let (status, page) = root.get("/admin/agents/anna").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("value=\"Agent anna\""), "the current name");
 
     let reply = root
-        .post(
+        .post_form(
             "/admin/agents/anna",
             &[
                 ("name", "Анна Смирнова"),
@@ -335,7 +262,7 @@ async fn an_agent_is_edited_and_deleted_after_confirming() {
             ],
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
     let (_, anna) = agent_json(&s, "anna").await;
     assert_eq!(anna["name"], "Анна Смирнова");
     assert_eq!(anna["role"], "head");
@@ -357,17 +284,17 @@ async fn an_agent_is_edited_and_deleted_after_confirming() {
         StatusCode::OK,
         "asking deletes nothing"
     );
-    let reply = root.post("/admin/agents/anna/delete", &[]).await;
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    let reply = root.post_form("/admin/agents/anna/delete", &[]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(agent_json(&s, "anna").await.0, StatusCode::NOT_FOUND);
 
     // With the built-in admin gone, root is the only admin and cannot
     // delete themselves: said on the confirmation page.
-    let reply = root.post("/admin/agents/admin/delete", &[]).await;
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
-    let reply = root.post("/admin/agents/root/delete", &[]).await;
-    assert_eq!(reply.status(), StatusCode::CONFLICT);
-    assert!(reply.text().await.unwrap().contains("id=\"delete-error\""));
+    let reply = root.post_form("/admin/agents/admin/delete", &[]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let reply = root.post_form("/admin/agents/root/delete", &[]).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(reply.text.contains("id=\"delete-error\""));
     let (status, _) = root.get("/admin/agents/nobody").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -375,7 +302,7 @@ async fn an_agent_is_edited_and_deleted_after_confirming() {
 #[tokio::test]
 async fn working_hours_saved_in_the_console_are_what_the_calendar_api_shows() {
     let s = server().await;
-    let root = sign_in(&s, "root").await;
+    let root = ConsoleSession::sign_in(&s, "root").await;
     let mut fields = vec![
         ("utc_offset", "+03:00"),
         ("hours.mon", "09:00-18:00"),
@@ -387,9 +314,9 @@ async fn working_hours_saved_in_the_console_are_what_the_calendar_api_shows() {
         ("hours.sun", ""),
     ];
     fields.push(("holidays", "2026-01-01\r\n2026-01-07\r\n\r\n"));
-    let reply = root.post("/admin/hours", &fields).await;
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&reply), "/admin?hours=saved#hours");
+    let reply = root.post_form("/admin/hours", &fields).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), Some("/admin?hours=saved#hours"));
 
     let api = Api::new(&s);
     let hanna = api.login("hanna").await;
@@ -412,27 +339,6 @@ async fn working_hours_saved_in_the_console_are_what_the_calendar_api_shows() {
     assert!(page.contains("value=\"09:00-16:45\""));
 }
 
-/// Waits until routing counts `login` in `state`.
-async fn wait_state(server: &TestServer, login: &str, state: AgentState) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let snapshot = server.running.routing.snapshot().await;
-        let now = snapshot
-            .agents
-            .iter()
-            .find(|a| a.login == login)
-            .map(|a| a.state);
-        if now == Some(state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{login} never {state:?}: {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// Dials the hotline and presses `0` (a contact manager, queue `general`).
 async fn caller_for_general(server: &TestServer) -> CallPhone {
     let mut phone = CallPhone::dial(server.sip(), "hotline", DialOptions::default()).await;
@@ -448,25 +354,25 @@ async fn a_member_added_in_the_console_takes_the_next_call_while_another_call_go
     let s = server().await;
     let mut anna = AgentPhone::register(s.sip(), "anna", "anna-password").await;
     let mut bob = AgentPhone::register(s.sip(), "bob", "bob-password").await;
-    wait_state(&s, "anna", AgentState::Available).await;
-    wait_state(&s, "bob", AgentState::Available).await;
+    s.wait_state("anna", AgentState::Available).await;
+    s.wait_state("bob", AgentState::Available).await;
 
     // Anna takes a call of the general queue and stays on it.
     let mut first = caller_for_general(&s).await;
     anna.wait_invite(WAIT).await.expect("anna's phone rings");
     anna.ring().await;
     assert!(anna.answer().await);
-    wait_state(&s, "anna", AgentState::Busy).await;
+    s.wait_state("anna", AgentState::Busy).await;
 
-    let root = sign_in(&s, "root").await;
+    let root = ConsoleSession::sign_in(&s, "root").await;
     let reply = root
-        .post(
+        .post_form(
             "/admin/queues/general/members",
             &[("login", "bob"), ("skill", "2")],
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&reply), "/admin?queue=general#queue-general");
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), Some("/admin?queue=general#queue-general"));
     let (_, page) = root.get("/admin").await;
     assert!(page.contains("id=\"member-general-bob\""), "bob is listed");
 
@@ -480,9 +386,9 @@ async fn a_member_added_in_the_console_takes_the_next_call_while_another_call_go
     // Removed again: bob keeps education only.
     bob.decline(486).await;
     let reply = root
-        .post("/admin/queues/general/members/bob/remove", &[])
+        .post_form("/admin/queues/general/members/bob/remove", &[])
         .await;
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
     let (_, json) = agent_json(&s, "bob").await;
     assert_eq!(
         json["queues"],

@@ -4,126 +4,37 @@
 //! a version's diff and rollback.
 
 mod common;
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/ivr_editor.rs"]
-mod ivr_editor;
 
-use hotline::role::Role;
-use hotline::web::session::csrf_token;
-use http::user;
-use ivr_editor::{broken_script, edited_script, script_file, shipped_script, start_with_scripts};
+use common::console::ConsoleSession;
+use common::ivr_editor::{
+    broken_script, edited_script, head_and_manager, script_on_disk, shipped_script,
+    start_with_scripts,
+};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// A signed-in console session: its cookie and CSRF token.
-struct Session {
-    base: String,
-    cookie: String,
-    csrf: String,
-}
-
-impl Session {
-    async fn sign_in(base: &str, login: &str) -> Session {
-        let reply = client()
-            .post(format!("{base}/login"))
-            .form(&[
-                ("username", login),
-                ("password", &format!("{login}-password")),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(reply.status(), StatusCode::SEE_OTHER);
-        let cookie = reply.headers()[SET_COOKIE].to_str().unwrap();
-        let cookie = cookie.split(';').next().unwrap().to_owned();
-        let token = cookie.split_once('=').unwrap().1.to_owned();
-        Session {
-            base: base.to_owned(),
-            cookie,
-            csrf: csrf_token(&token),
-        }
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let reply = client()
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (reply.status(), reply.text().await.unwrap())
-    }
-
-    /// Posts a form; `with_csrf` adds the session's token.
-    async fn post(
-        &self,
-        path: &str,
-        fields: &[(&str, &str)],
-        with_csrf: bool,
-    ) -> (StatusCode, Option<String>, String) {
-        let mut fields: Vec<(&str, &str)> = fields.to_vec();
-        if with_csrf {
-            fields.push(("_csrf", &self.csrf));
-        }
-        let reply = client()
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .form(&fields)
-            .send()
-            .await
-            .unwrap();
-        let location = reply
-            .headers()
-            .get(LOCATION)
-            .map(|l| l.to_str().unwrap().to_owned());
-        (reply.status(), location, reply.text().await.unwrap())
-    }
-}
-
-fn staff() -> Vec<hotline::config::AgentConfig> {
-    vec![
-        user("head", Role::Head),
-        user("manager", Role::ContactManager),
-    ]
-}
 
 #[tokio::test]
 async fn a_save_without_the_csrf_token_is_refused_and_changes_nothing() {
-    let server = start_with_scripts(staff(), &[]).await;
-    let base = format!("http://{}", server.running.http_addr);
-    let head = Session::sign_in(&base, "head").await;
-    let (status, _, _) = head
-        .post(
+    let server = start_with_scripts(head_and_manager(), &[]).await;
+    let head = ConsoleSession::sign_in(&server, "head").await;
+    let reply = head
+        .post_form_without_csrf(
             "/ivr/hotline",
             &[("text", &edited_script()), ("base_version", "1")],
-            false,
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = head
-        .post("/ivr/hotline/versions/1/restore", &[], false)
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = head
+        .post_form_without_csrf("/ivr/hotline/versions/1/restore", &[])
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_broken_save_shows_each_problem_at_its_line_and_keeps_the_text() {
-    let server = start_with_scripts(staff(), &[]).await;
-    let base = format!("http://{}", server.running.http_addr);
-    let head = Session::sign_in(&base, "head").await;
+    let server = start_with_scripts(head_and_manager(), &[]).await;
+    let head = ConsoleSession::sign_in(&server, "head").await;
 
     let (status, list) = head.get("/ivr").await;
     assert_eq!(status, StatusCode::OK);
@@ -140,14 +51,11 @@ async fn a_broken_save_shows_each_problem_at_its_line_and_keeps_the_text() {
     let (broken, (line, col)) = broken_script();
     // A browser submits a textarea with CRLF line breaks.
     let typed = broken.replace('\n', "\r\n");
-    let (status, _, page) = head
-        .post(
-            "/ivr/hotline",
-            &[("text", &typed), ("base_version", "1")],
-            true,
-        )
+    let reply = head
+        .post_form("/ivr/hotline", &[("text", &typed), ("base_version", "1")])
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+    let page = reply.text;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
     assert!(
         page.contains(&format!(
             r#"data-line="{line}">{line}:{col}</a> unknown node `aplicants`"#
@@ -162,38 +70,28 @@ async fn a_broken_save_shows_each_problem_at_its_line_and_keeps_the_text() {
         page.contains("&quot;1&quot; = &quot;aplicants&quot;"),
         "the text as typed is kept"
     );
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script(),
-        "nothing saved"
-    );
+    assert_eq!(script_on_disk(&server), shipped_script(), "nothing saved");
     server.running.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_good_save_simulation_diff_and_restore() {
-    let server = start_with_scripts(staff(), &[]).await;
-    let base = format!("http://{}", server.running.http_addr);
-    let head = Session::sign_in(&base, "head").await;
+    let server = start_with_scripts(head_and_manager(), &[]).await;
+    let head = ConsoleSession::sign_in(&server, "head").await;
 
     let edited = edited_script();
-    let (status, location, _) = head
-        .post(
+    let reply = head
+        .post_form(
             "/ivr/hotline",
             &[
                 ("text", &edited.replace('\n', "\r\n")),
                 ("base_version", "1"),
             ],
-            true,
         )
         .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.as_deref(), Some("/ivr/hotline?saved=2"));
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        edited,
-        "saved with LF line breaks"
-    );
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), Some("/ivr/hotline?saved=2"));
+    assert_eq!(script_on_disk(&server), edited, "saved with LF line breaks");
     let (_, page) = head.get("/ivr/hotline?saved=2").await;
     assert!(page.contains(r#"id="notice""#), "{page}");
     assert!(page.contains(r#"id="current-version">2<"#), "{page}");
@@ -201,42 +99,36 @@ async fn a_good_save_simulation_diff_and_restore() {
     // A save still based on version 1 is refused; the text stays, and
     // a second save (now based on version 2) would replace it knowingly.
     let late = edited.replacen(r#"topic = "alumni""#, r#"topic = "late""#, 1);
-    let (status, _, page) = head
-        .post(
-            "/ivr/hotline",
-            &[("text", &late), ("base_version", "1")],
-            true,
-        )
+    let reply = head
+        .post_form("/ivr/hotline", &[("text", &late), ("base_version", "1")])
         .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    let page = reply.text;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{page}");
     assert!(page.contains("topic = &quot;late&quot;"), "{page}");
     assert!(page.contains(r#"name="base_version" value="2""#), "{page}");
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        edited
-    );
+    assert_eq!(script_on_disk(&server), edited);
 
     // The simulator on the saved version and on an unsaved text.
-    let (status, _, page) = head
-        .post(
+    let reply = head
+        .post_form(
             "/ivr/hotline/simulate",
             &[("text", &edited), ("keys", "3"), ("source", "saved")],
-            true,
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{page}");
+    let page = reply.text;
+    assert_eq!(reply.status, StatusCode::OK, "{page}");
     assert!(
         page.contains("route queue general category=other topic=alumni"),
         "{page}"
     );
     let unsaved = edited.replacen(r#"topic = "alumni""#, r#"topic = "former""#, 1);
-    let (_, _, page) = head
-        .post(
+    let reply = head
+        .post_form(
             "/ivr/hotline/simulate",
             &[("text", &unsaved), ("keys", "3"), ("source", "edited")],
-            true,
         )
         .await;
+    let page = reply.text;
     assert!(
         page.contains("route queue general category=other topic=former"),
         "{page}"
@@ -257,42 +149,32 @@ async fn a_good_save_simulation_diff_and_restore() {
         page.contains(r#"<tr class="added">"#) && page.contains("topic = &quot;alumni&quot;"),
         "{page}"
     );
-    let (status, location, _) = head
-        .post("/ivr/hotline/versions/1/restore", &[], true)
-        .await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert_eq!(location.as_deref(), Some("/ivr/hotline?saved=3&restored=1"));
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    let reply = head.post_form("/ivr/hotline/versions/1/restore", &[]).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location(), Some("/ivr/hotline?saved=3&restored=1"));
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_manager_gets_403_on_every_editor_page() {
-    let server = start_with_scripts(staff(), &[]).await;
-    let base = format!("http://{}", server.running.http_addr);
-    let manager = Session::sign_in(&base, "manager").await;
+    let server = start_with_scripts(head_and_manager(), &[]).await;
+    let manager = ConsoleSession::sign_in(&server, "manager").await;
     for path in ["/ivr", "/ivr/hotline", "/ivr/hotline/versions/1"] {
         let (status, _) = manager.get(path).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
     }
-    let (status, _, _) = manager
-        .post(
+    let reply = manager
+        .post_form(
             "/ivr/hotline",
             &[("text", &edited_script()), ("base_version", "1")],
-            true,
         )
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _, _) = manager
-        .post("/ivr/hotline/simulate", &[("keys", "3")], true)
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = manager
+        .post_form("/ivr/hotline/simulate", &[("keys", "3")])
         .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        std::fs::read_to_string(script_file(&server)).unwrap(),
-        shipped_script()
-    );
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(script_on_disk(&server), shipped_script());
     server.running.stop().await.unwrap();
 }

@@ -9,101 +9,36 @@ mod common;
 
 use common::agent_phone::AgentPhone;
 use common::call_phone::{CallPhone, DialOptions};
-use common::{TestServer, agent};
+use common::console::ConsoleSession;
+use common::{TestServer, WAIT, password_of, start_with, user, wait_until};
 use hotline::acd::{AgentRequest, AgentState};
 use hotline::role::Role;
-use hotline::sip::digest::Algorithm;
-use reqwest::StatusCode;
-use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::header::LOCATION;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-const WAIT: Duration = Duration::from_secs(10);
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn password(login: &str) -> String {
-    format!("password-{login}")
-}
-
-async fn server() -> (TestServer, String) {
-    let mut head = agent("head", &password("head"), &[Algorithm::Md5]);
-    head.role = Role::Head;
-    let server = TestServer::start(vec![
-        agent("anna", &password("anna"), &[Algorithm::Md5]),
-        agent("boris", &password("boris"), &[Algorithm::Md5]),
-        head,
+async fn server() -> TestServer {
+    TestServer::start(vec![
+        user("anna", Role::ContactManager),
+        user("boris", Role::ContactManager),
+        user("head", Role::Head),
     ])
-    .await;
-    let base = format!("http://{}", server.running.http_addr);
-    (server, base)
+    .await
 }
 
-/// A console session: the cookie and the CSRF token its pages carry.
-struct Session {
-    base: String,
-    cookie: String,
-    csrf: String,
-}
-
-impl Session {
-    async fn sign_in(base: &str, login: &str) -> Session {
-        let reply = client()
-            .post(format!("{base}/login"))
-            .form(&[("username", login), ("password", &password(login))])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(reply.status(), StatusCode::SEE_OTHER, "{login} signs in");
-        let cookie = reply.headers()[SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let mut session = Session {
-            base: base.to_owned(),
-            cookie,
-            csrf: String::new(),
-        };
-        let (status, page) = session.get("/operator").await;
-        assert_eq!(status, StatusCode::OK, "{page}");
-        session.csrf = hidden_csrf(&page).expect("the page carries the CSRF token");
-        session
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, String) {
-        let reply = client()
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (reply.status(), reply.text().await.unwrap())
-    }
-
-    /// Posts a form with the session's CSRF token.
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let mut form: Vec<(&str, &str)> = fields.to_vec();
-        form.push(("_csrf", &self.csrf));
-        self.post_raw(path, &form).await
-    }
-
-    async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        client()
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
+/// Signs `login` in to the console and checks that the operator's desk
+/// carries the session's CSRF token in its forms.
+async fn sign_in(server: &TestServer, login: &str) -> ConsoleSession {
+    let session = ConsoleSession::sign_in(server, login).await;
+    let (status, page) = session.get("/operator").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        hidden_csrf(&page).as_deref(),
+        Some(session.csrf.as_str()),
+        "the page carries the CSRF token"
+    );
+    session
 }
 
 /// The value of the first hidden `_csrf` input of a page.
@@ -113,78 +48,17 @@ fn hidden_csrf(html: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_owned())
 }
 
-async fn api_token(base: &str, login: &str) -> String {
-    let reply: Value = client()
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"username": login, "password": password(login)}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    reply["token"].as_str().unwrap().to_owned()
-}
-
-async fn api_get(base: &str, token: &str, path: &str) -> (StatusCode, Value) {
-    let reply = client()
-        .get(format!("{base}{path}"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (reply.status(), reply.json().await.unwrap_or_default())
-}
-
-async fn api_post(base: &str, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
-    let reply = client()
-        .post(format!("{base}{path}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (reply.status(), reply.json().await.unwrap_or_default())
-}
-
-/// An in-person inquiry typed in by `login` through the API: its id.
-async fn inquiry_of(base: &str, login: &str, from: &str) -> String {
-    let token = api_token(base, login).await;
-    let (status, body) = api_post(
-        base,
-        &token,
-        "/api/v1/inquiries",
-        json!({"channel": "in_person", "from": from, "category": "student", "topic": "schedule"}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
-async fn wait_state(server: &TestServer, login: &str, state: AgentState) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let snapshot = server.running.routing.snapshot().await;
-        let now = snapshot
-            .agents
-            .iter()
-            .find(|a| a.login == login)
-            .map(|a| a.state);
-        if now == Some(state) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{login} never became {state:?}: {now:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// An in-person inquiry typed in by `who` through the API: its id.
+async fn inquiry_of(who: &ConsoleSession, from: &str) -> String {
+    let body =
+        json!({"channel": "in_person", "from": from, "category": "student", "topic": "schedule"});
+    who.new_inquiry(body).await.0
 }
 
 #[tokio::test]
 async fn the_desk_shows_my_state_no_call_and_the_way_to_a_visit() {
-    let (_server, base) = server().await;
-    let anna = Session::sign_in(&base, "anna").await;
+    let server = server().await;
+    let anna = sign_in(&server, "anna").await;
     let (status, page) = anna.get("/operator").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("id=\"my-state\""), "{page}");
@@ -203,18 +77,17 @@ async fn the_desk_shows_my_state_no_call_and_the_way_to_a_visit() {
 
 #[tokio::test]
 async fn the_state_buttons_need_the_csrf_token_and_change_what_the_api_reports() {
-    let (server, base) = server().await;
-    let _phone = AgentPhone::register(server.sip(), "anna", &password("anna")).await;
-    wait_state(&server, "anna", AgentState::Available).await;
-    let anna = Session::sign_in(&base, "anna").await;
-    let token = api_token(&base, "anna").await;
+    let server = server().await;
+    let _phone = AgentPhone::register(server.sip(), "anna", &password_of("anna")).await;
+    server.wait_state("anna", AgentState::Available).await;
+    let anna = sign_in(&server, "anna").await;
 
     let forged = anna
-        .post_raw("/operator/state", &[("state", "paused")])
+        .post_form_without_csrf("/operator/state", &[("state", "paused")])
         .await;
-    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
     let wrong = anna
-        .post_raw(
+        .post_form_without_csrf(
             "/operator/state",
             &[
                 ("state", "paused"),
@@ -222,62 +95,55 @@ async fn the_state_buttons_need_the_csrf_token_and_change_what_the_api_reports()
             ],
         )
         .await;
-    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    let (_, me) = api_get(&base, &token, "/api/v1/agents/anna").await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let (_, me) = anna.api(Method::GET, "/api/v1/agents/anna", None).await;
     assert_eq!(me["state"], "available", "refused requests changed nothing");
 
-    let paused = anna.post("/operator/state", &[("state", "paused")]).await;
-    assert_eq!(paused.status(), StatusCode::SEE_OTHER);
-    assert_eq!(paused.headers()[LOCATION], "/operator");
-    let (_, me) = api_get(&base, &token, "/api/v1/agents/anna").await;
+    let paused = anna
+        .post_form("/operator/state", &[("state", "paused")])
+        .await;
+    assert_eq!(paused.status, StatusCode::SEE_OTHER);
+    assert_eq!(paused.headers[LOCATION], "/operator");
+    let (_, me) = anna.api(Method::GET, "/api/v1/agents/anna", None).await;
     assert_eq!(me["state"], "paused", "{me}");
 
     // The htmx click: the CSRF header instead of the field, the card back.
-    let card = client()
-        .post(format!("{base}/operator/state"))
-        .header("cookie", &anna.cookie)
-        .header("hx-request", "true")
-        .header("x-csrf-token", &anna.csrf)
-        .form(&[("state", "available")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(card.status(), StatusCode::OK);
-    let card = card.text().await.unwrap();
+    let card = anna
+        .post_htmx("/operator/state", &[("state", "available")])
+        .await;
+    assert_eq!(card.status, StatusCode::OK);
+    let card = card.text;
     assert!(card.contains("data-state=\"available\""), "{card}");
-    let (_, me) = api_get(&base, &token, "/api/v1/agents/anna").await;
+    let (_, me) = anna.api(Method::GET, "/api/v1/agents/anna", None).await;
     assert_eq!(me["state"], "available", "{me}");
 
     // Nonsense is refused, not applied.
-    let bad = anna.post("/operator/state", &[("state", "asleep")]).await;
-    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let bad = anna
+        .post_form("/operator/state", &[("state", "asleep")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]
 async fn without_a_phone_the_state_card_says_so_instead_of_failing() {
-    let (_server, base) = server().await;
-    let anna = Session::sign_in(&base, "anna").await;
-    let card = client()
-        .post(format!("{base}/operator/state"))
-        .header("cookie", &anna.cookie)
-        .header("hx-request", "true")
-        .header("x-csrf-token", &anna.csrf)
-        .form(&[("state", "available")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(card.status(), StatusCode::OK, "htmx swaps the card in");
-    let card = card.text().await.unwrap();
+    let server = server().await;
+    let anna = sign_in(&server, "anna").await;
+    let card = anna
+        .post_htmx("/operator/state", &[("state", "available")])
+        .await;
+    assert_eq!(card.status, StatusCode::OK, "htmx swaps the card in");
+    let card = card.text;
     assert!(card.contains("id=\"state-error\""), "{card}");
     assert!(card.contains("Телефон не зарегистрирован"), "{card}");
 }
 
 #[tokio::test]
 async fn another_managers_inquiry_is_a_403_page_and_my_own_opens() {
-    let (_server, base) = server().await;
-    let borises = inquiry_of(&base, "boris", "+7 916 000-00-01").await;
-    let annas = inquiry_of(&base, "anna", "+7 916 000-00-02").await;
-    let anna = Session::sign_in(&base, "anna").await;
+    let server = server().await;
+    let boris = ConsoleSession::sign_in(&server, "boris").await;
+    let anna = sign_in(&server, "anna").await;
+    let borises = inquiry_of(&boris, "+7 916 000-00-01").await;
+    let annas = inquiry_of(&anna, "+7 916 000-00-02").await;
 
     let (status, page) = anna.get(&format!("/inquiries/{borises}")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -285,12 +151,12 @@ async fn another_managers_inquiry_is_a_403_page_and_my_own_opens() {
     assert!(!page.contains("79160000001"), "no data of it leaks: {page}");
     // Nor can it be changed or its recording fetched.
     let save = anna
-        .post(
+        .post_form(
             &format!("/inquiries/{borises}"),
             &[("action", "save"), ("notes", "x")],
         )
         .await;
-    assert_eq!(save.status(), StatusCode::FORBIDDEN);
+    assert_eq!(save.status, StatusCode::FORBIDDEN);
     let (status, _) = anna.get(&format!("/inquiries/{borises}/recording")).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
@@ -306,21 +172,21 @@ async fn another_managers_inquiry_is_a_403_page_and_my_own_opens() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The head opens anyone's.
-    let head = Session::sign_in(&base, "head").await;
+    let head = sign_in(&server, "head").await;
     let (status, _) = head.get(&format!("/inquiries/{borises}")).await;
     assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn a_new_visit_becomes_an_in_person_inquiry_with_its_client() {
-    let (_server, base) = server().await;
-    let anna = Session::sign_in(&base, "anna").await;
+    let server = server().await;
+    let anna = sign_in(&server, "anna").await;
     let (status, form) = anna.get("/visits/new").await;
     assert_eq!(status, StatusCode::OK);
     assert!(form.contains("id=\"visit-form\""), "{form}");
 
     let reply = anna
-        .post(
+        .post_form(
             "/visits/new",
             &[
                 ("name", "Мария Иванова"),
@@ -332,12 +198,13 @@ async fn a_new_visit_becomes_an_in_person_inquiry_with_its_client() {
             ],
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
-    let location = reply.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    let location = reply.location().unwrap().to_owned();
     let id = location.strip_prefix("/inquiries/").expect(&location);
 
-    let token = api_token(&base, "anna").await;
-    let (status, inquiry) = api_get(&base, &token, &format!("/api/v1/inquiries/{id}")).await;
+    let (status, inquiry) = anna
+        .api(Method::GET, &format!("/api/v1/inquiries/{id}"), None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{inquiry}");
     assert_eq!(inquiry["channel"], "in_person");
     assert_eq!(inquiry["from"], "79165554433");
@@ -346,81 +213,81 @@ async fn a_new_visit_becomes_an_in_person_inquiry_with_its_client() {
     assert_eq!(inquiry["notes"], "Принесла аттестат");
     assert_eq!(inquiry["agent"], "anna");
     let client_id = inquiry["client_id"].as_str().expect("a client").to_owned();
-    let (_, client) = api_get(&base, &token, &format!("/api/v1/clients/{client_id}")).await;
+    let (_, client) = anna
+        .api(Method::GET, &format!("/api/v1/clients/{client_id}"), None)
+        .await;
     assert_eq!(client["name"], "Мария Иванова", "{client}");
     assert_eq!(client["emails"], json!(["maria@example.org"]), "{client}");
 
     // The same visitor again is the same client.
     let again = anna
-        .post(
+        .post_form(
             "/visits/new",
             &[("phone", "+79165554433"), ("topic", "Ещё вопрос")],
         )
         .await;
-    let location = again.headers()[LOCATION].to_str().unwrap().to_owned();
-    let (_, second) = api_get(&base, &token, &format!("/api/v1{location}")).await;
+    let location = again.location().unwrap().to_owned();
+    let (_, second) = anna
+        .api(Method::GET, &format!("/api/v1{location}"), None)
+        .await;
     assert_eq!(second["client_id"], json!(client_id));
 
     // Only a name: a new client by that name.
     let named = anna
-        .post("/visits/new", &[("name", "Гость без телефона")])
+        .post_form("/visits/new", &[("name", "Гость без телефона")])
         .await;
-    assert_eq!(named.status(), StatusCode::SEE_OTHER);
-    let location = named.headers()[LOCATION].to_str().unwrap().to_owned();
-    let (_, third) = api_get(&base, &token, &format!("/api/v1{location}")).await;
-    let (_, guest) = api_get(
-        &base,
-        &token,
-        &format!("/api/v1/clients/{}", third["client_id"].as_str().unwrap()),
-    )
-    .await;
+    assert_eq!(named.status, StatusCode::SEE_OTHER);
+    let location = named.location().unwrap().to_owned();
+    let (_, third) = anna
+        .api(Method::GET, &format!("/api/v1{location}"), None)
+        .await;
+    let guest_path = format!("/api/v1/clients/{}", third["client_id"].as_str().unwrap());
+    let (_, guest) = anna.api(Method::GET, &guest_path, None).await;
     assert_eq!(guest["name"], "Гость без телефона", "{guest}");
 }
 
 #[tokio::test]
 async fn a_visit_form_with_bad_fields_is_shown_again_with_422() {
-    let (_server, base) = server().await;
-    let anna = Session::sign_in(&base, "anna").await;
-    let empty = anna.post("/visits/new", &[("topic", "x")]).await;
-    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = empty.text().await.unwrap();
+    let server = server().await;
+    let anna = sign_in(&server, "anna").await;
+    let empty = anna.post_form("/visits/new", &[("topic", "x")]).await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = empty.text;
     assert!(page.contains("id=\"error-name\""), "{page}");
     assert!(page.contains("value=\"x\""), "what was typed stays: {page}");
 
     let bad = anna
-        .post(
+        .post_form(
             "/visits/new",
             &[("phone", "not a number"), ("category", "alien")],
         )
         .await;
-    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = bad.text().await.unwrap();
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = bad.text;
     assert!(page.contains("id=\"error-phone\""), "{page}");
 
     let bad = anna
-        .post(
+        .post_form(
             "/visits/new",
             &[("phone", "+79160000009"), ("category", "alien")],
         )
         .await;
-    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = bad.text().await.unwrap();
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = bad.text;
     assert!(page.contains("id=\"error-category\""), "{page}");
-    let token = api_token(&base, "anna").await;
-    let (_, list) = api_get(&base, &token, "/api/v1/inquiries").await;
+    let (_, list) = anna.api(Method::GET, "/api/v1/inquiries", None).await;
     assert_eq!(list["items"], json!([]), "nothing was created: {list}");
 }
 
 #[tokio::test]
 async fn the_inquiry_form_refuses_a_bad_category_with_422_and_saves_and_resolves() {
-    let (_server, base) = server().await;
-    let id = inquiry_of(&base, "anna", "+7 916 000-00-03").await;
-    let anna = Session::sign_in(&base, "anna").await;
-    let token = api_token(&base, "anna").await;
+    let server = server().await;
+    let anna = sign_in(&server, "anna").await;
+    let id = inquiry_of(&anna, "+7 916 000-00-03").await;
     let path = format!("/inquiries/{id}");
 
     let bad = anna
-        .post(
+        .post_form(
             &path,
             &[
                 ("action", "save"),
@@ -430,21 +297,21 @@ async fn the_inquiry_form_refuses_a_bad_category_with_422_and_saves_and_resolves
             ],
         )
         .await;
-    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = bad.text().await.unwrap();
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = bad.text;
     assert!(page.contains("id=\"error-category\""), "{page}");
     assert!(
         page.contains("typed notes"),
         "the typed notes are kept: {page}"
     );
     assert!(page.contains("id=\"inquiry-form\""), "{page}");
-    let (_, now) = api_get(&base, &token, &format!("/api/v1{path}")).await;
+    let (_, now) = anna.api(Method::GET, &format!("/api/v1{path}"), None).await;
     assert_eq!(now["category"], "student", "nothing saved: {now}");
     assert_eq!(now["notes"], Value::Null, "{now}");
 
     // Resolve without a resolution: 422 at the resolution.
     let empty = anna
-        .post(
+        .post_form(
             &path,
             &[
                 ("action", "resolve"),
@@ -453,17 +320,11 @@ async fn the_inquiry_form_refuses_a_bad_category_with_422_and_saves_and_resolves
             ],
         )
         .await;
-    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        empty
-            .text()
-            .await
-            .unwrap()
-            .contains("id=\"error-resolution\"")
-    );
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.text.contains("id=\"error-resolution\""));
 
     let save = anna
-        .post(
+        .post_form(
             &path,
             &[
                 ("action", "save"),
@@ -473,8 +334,8 @@ async fn the_inquiry_form_refuses_a_bad_category_with_422_and_saves_and_resolves
             ],
         )
         .await;
-    assert_eq!(save.status(), StatusCode::SEE_OTHER);
-    let (_, now) = api_get(&base, &token, &format!("/api/v1{path}")).await;
+    assert_eq!(save.status, StatusCode::SEE_OTHER);
+    let (_, now) = anna.api(Method::GET, &format!("/api/v1{path}"), None).await;
     assert_eq!(
         (&now["category"], &now["topic"], &now["notes"]),
         (
@@ -485,7 +346,7 @@ async fn the_inquiry_form_refuses_a_bad_category_with_422_and_saves_and_resolves
     );
 
     let resolve = anna
-        .post(
+        .post_form(
             &path,
             &[
                 ("action", "resolve"),
@@ -498,8 +359,8 @@ async fn the_inquiry_form_refuses_a_bad_category_with_422_and_saves_and_resolves
             ],
         )
         .await;
-    assert_eq!(resolve.status(), StatusCode::SEE_OTHER);
-    let (_, now) = api_get(&base, &token, &format!("/api/v1{path}")).await;
+    assert_eq!(resolve.status, StatusCode::SEE_OTHER);
+    let (_, now) = anna.api(Method::GET, &format!("/api/v1{path}"), None).await;
     assert_eq!(now["status"], "resolved", "{now}");
     assert_eq!(now["resolution"], "copy sent by post");
     assert_eq!(now["resolved_by"], "anna");
@@ -514,59 +375,46 @@ async fn the_inquiry_form_refuses_a_bad_category_with_422_and_saves_and_resolves
 
 #[tokio::test]
 async fn a_transfer_without_a_live_call_is_refused_on_the_page() {
-    let (_server, base) = server().await;
-    let id = inquiry_of(&base, "anna", "+7 916 000-00-04").await;
-    let anna = Session::sign_in(&base, "anna").await;
+    let server = server().await;
+    let anna = sign_in(&server, "anna").await;
+    let id = inquiry_of(&anna, "+7 916 000-00-04").await;
     let (_, page) = anna.get(&format!("/inquiries/{id}")).await;
     assert!(
         !page.contains("id=\"transfer\""),
         "no call, no transfer: {page}"
     );
     let reply = anna
-        .post(
+        .post_form(
             &format!("/inquiries/{id}/transfer"),
             &[("target", "queue:general")],
         )
         .await;
-    assert_eq!(reply.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        reply
-            .text()
-            .await
-            .unwrap()
-            .contains("id=\"error-transfer\"")
-    );
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.text.contains("id=\"error-transfer\""));
 }
 
 #[tokio::test]
 async fn a_live_call_is_transferred_from_its_inquiry_page_and_its_recording_plays() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = common::test_config(
-        &dir,
+    let server = start_with(
         vec![
-            agent("anna", &password("anna"), &[Algorithm::Md5]),
-            agent("boris", &password("boris"), &[Algorithm::Md5]),
+            user("anna", Role::ContactManager),
+            user("boris", Role::ContactManager),
         ],
-    );
-    config.paths.recordings_dir = dir.path().join("recordings");
-    config.recording.enabled = true;
-    config.departments = vec![hotline::config::DepartmentConfig {
-        name: "accounting".to_owned(),
-        number: "5000".to_owned(),
-        login: None,
-        queue: Some("general".to_owned()),
-    }];
-    let running = hotline::server::start(config.clone()).await.unwrap();
-    let server = TestServer {
-        running,
-        dir,
-        config,
-    };
-    let base = format!("http://{}", server.running.http_addr);
-    let mut anna_phone = AgentPhone::register(server.sip(), "anna", &password("anna")).await;
-    let mut boris_phone = AgentPhone::register(server.sip(), "boris", &password("boris")).await;
-    wait_state(&server, "boris", AgentState::Available).await;
-    wait_state(&server, "anna", AgentState::Available).await;
+        |config| {
+            config.recording.enabled = true;
+            config.departments = vec![hotline::config::DepartmentConfig {
+                name: "accounting".to_owned(),
+                number: "5000".to_owned(),
+                login: None,
+                queue: Some("general".to_owned()),
+            }];
+        },
+    )
+    .await;
+    let mut anna_phone = AgentPhone::register(server.sip(), "anna", &password_of("anna")).await;
+    let mut boris_phone = AgentPhone::register(server.sip(), "boris", &password_of("boris")).await;
+    server.wait_state("boris", AgentState::Available).await;
+    server.wait_state("anna", AgentState::Available).await;
     // Boris is on a break, so the call is Anna's.
     server
         .running
@@ -584,19 +432,17 @@ async fn a_live_call_is_transferred_from_its_inquiry_page_and_its_recording_play
         .await
         .expect("anna's phone rings");
     assert!(anna_phone.answer().await);
-    let token = api_token(&base, "anna").await;
-    let id = {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (_, page) = api_get(&base, &token, "/api/v1/inquiries?status=in_progress").await;
-            if let Some(id) = page["items"][0]["id"].as_str() {
-                break id.to_owned();
-            }
-            assert!(Instant::now() < deadline, "the call never became anna's");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    let anna = Session::sign_in(&base, "anna").await;
+    let anna = sign_in(&server, "anna").await;
+    let id = wait_until("the call became anna's inquiry", async || {
+        let (_, page) = anna
+            .api(Method::GET, "/api/v1/inquiries?status=in_progress", None)
+            .await;
+        page["items"][0]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(page)
+    })
+    .await;
 
     let (_, pop) = anna.get("/operator/pop").await;
     assert!(pop.contains("data-state=\"talking\""), "{pop}");
@@ -614,9 +460,8 @@ async fn a_live_call_is_transferred_from_its_inquiry_page_and_its_recording_play
     // The recorder writes the WAV header with its first second of audio.
     let deadline = Instant::now() + WAIT;
     loop {
-        let recording = client()
-            .get(format!("{base}/inquiries/{id}/recording"))
-            .header("cookie", &anna.cookie)
+        let recording = anna
+            .request(Method::GET, &format!("/inquiries/{id}/recording"))
             .send()
             .await
             .unwrap();
@@ -633,19 +478,13 @@ async fn a_live_call_is_transferred_from_its_inquiry_page_and_its_recording_play
     }
 
     let unknown = anna
-        .post(
+        .post_form(
             &format!("/inquiries/{id}/transfer"),
             &[("target", "queue:nowhere")],
         )
         .await;
-    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        unknown
-            .text()
-            .await
-            .unwrap()
-            .contains("id=\"error-transfer\"")
-    );
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.text.contains("id=\"error-transfer\""));
 
     server
         .running
@@ -654,13 +493,13 @@ async fn a_live_call_is_transferred_from_its_inquiry_page_and_its_recording_play
         .await
         .unwrap();
     let moved = anna
-        .post(
+        .post_form(
             &format!("/inquiries/{id}/transfer"),
             &[("target", "queue:general")],
         )
         .await;
-    assert_eq!(moved.status(), StatusCode::SEE_OTHER);
-    assert_eq!(moved.headers()[LOCATION], "/operator?transferred=1");
+    assert_eq!(moved.status, StatusCode::SEE_OTHER);
+    assert_eq!(moved.headers[LOCATION], "/operator?transferred=1");
     assert!(anna_phone.wait_bye(WAIT).await, "anna's leg is released");
     boris_phone
         .wait_invite(WAIT)
@@ -669,7 +508,7 @@ async fn a_live_call_is_transferred_from_its_inquiry_page_and_its_recording_play
     let (_, desk) = anna.get("/operator?transferred=1").await;
     assert!(desk.contains("id=\"notice\""), "{desk}");
     // Anna talked, so she wraps up: the card counts the queue's 10 s down.
-    wait_state(&server, "anna", AgentState::WrapUp).await;
+    server.wait_state("anna", AgentState::WrapUp).await;
     let (_, card) = anna.get("/operator/state").await;
     assert!(card.contains("id=\"wrap-up-left\""), "{card}");
     let left: u64 = card

@@ -9,99 +9,12 @@
 
 mod common;
 
-use common::{TestServer, agent};
+use common::console::ConsoleSession;
+use common::{TestServer, user};
 use hotline::role::Role;
-use reqwest::StatusCode;
-use reqwest::header::{LOCATION, SET_COOKIE};
-use serde_json::{Value, json};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// A signed-in console user: the cookie for pages, the same token for the
-/// JSON API, the CSRF token its pages carry.
-struct Session {
-    base: String,
-    cookie: String,
-    token: String,
-}
-
-impl Session {
-    async fn sign_in(base: &str, login: &str) -> Session {
-        let reply = client()
-            .post(format!("{base}/login"))
-            .form(&[
-                ("username", login),
-                ("password", &format!("{login}-password")),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(reply.status(), StatusCode::SEE_OTHER, "{login} signs in");
-        let cookie = reply.headers()[SET_COOKIE].to_str().unwrap();
-        let cookie = cookie.split(';').next().unwrap().to_owned();
-        let token = cookie.split_once('=').unwrap().1.to_owned();
-        Session {
-            base: base.to_owned(),
-            cookie,
-            token,
-        }
-    }
-
-    fn csrf(&self) -> String {
-        hotline::web::session::csrf_token(&self.token)
-    }
-
-    /// A console page: status and HTML.
-    async fn page(&self, path: &str) -> (StatusCode, String) {
-        let reply = client()
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (reply.status(), reply.text().await.unwrap())
-    }
-
-    async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        client()
-            .post(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = client()
-            .request(method, format!("{}/api/v1{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let reply = request.send().await.unwrap();
-        let status = reply.status();
-        let text = reply.text().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {text}");
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// An inquiry typed in by this user; returns (inquiry id, client id).
-    async fn inquiry(&self, body: Value) -> (String, String) {
-        let created = self
-            .api(reqwest::Method::POST, "/inquiries", Some(body))
-            .await;
-        (
-            created["id"].as_str().unwrap().to_owned(),
-            created["client_id"].as_str().unwrap_or_default().to_owned(),
-        )
-    }
-}
+use reqwest::header::LOCATION;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 /// The server, its users, and what they have recorded:
 /// - `anna` (manager A's client): a phone call about documents, then an
@@ -109,9 +22,9 @@ impl Session {
 /// - `boris` (manager B's client): an in-person visit.
 struct World {
     _server: TestServer,
-    head: Session,
-    a: Session,
-    b: Session,
+    head: ConsoleSession,
+    a: ConsoleSession,
+    b: ConsoleSession,
     anna: String,
     anna_call: String,
     anna_letter: String,
@@ -120,55 +33,49 @@ struct World {
 }
 
 async fn world() -> World {
-    let mut users = Vec::new();
-    for (login, role) in [
-        ("head", Role::Head),
-        ("mgr-a", Role::ContactManager),
-        ("mgr-b", Role::AdmissionManager),
-    ] {
-        let mut user = agent(login, &format!("{login}-password"), &[]);
-        user.role = role;
-        users.push(user);
-    }
-    let server = TestServer::start(users).await;
-    let base = format!("http://{}", server.running.http_addr);
-    let head = Session::sign_in(&base, "head").await;
-    let a = Session::sign_in(&base, "mgr-a").await;
-    let b = Session::sign_in(&base, "mgr-b").await;
+    let server = TestServer::start(vec![
+        user("head", Role::Head),
+        user("mgr-a", Role::ContactManager),
+        user("mgr-b", Role::AdmissionManager),
+    ])
+    .await;
+    let head = ConsoleSession::sign_in(&server, "head").await;
+    let a = ConsoleSession::sign_in(&server, "mgr-a").await;
+    let b = ConsoleSession::sign_in(&server, "mgr-b").await;
 
     let (anna_call, anna) = a
-        .inquiry(json!({
+        .new_inquiry(json!({
             "channel": "phone", "from": "8 (916) 111-22-33",
             "category": "applicant", "topic": "Приём документов"
         }))
         .await;
-    a.api(
-        reqwest::Method::PATCH,
-        &format!("/clients/{anna}"),
+    a.api_ok(
+        Method::PATCH,
+        &format!("/api/v1/clients/{anna}"),
         Some(json!({ "name": "Анна Смирнова", "emails": ["anna@example.org"] })),
     )
     .await;
     let (anna_letter, _) = a
-        .inquiry(json!({
+        .new_inquiry(json!({
             "channel": "email", "client_id": anna,
             "category": "applicant", "topic": "Список документов"
         }))
         .await;
-    a.api(
-        reqwest::Method::POST,
-        &format!("/inquiries/{anna_letter}/resolve"),
+    a.api_ok(
+        Method::POST,
+        &format!("/api/v1/inquiries/{anna_letter}/resolve"),
         Some(json!({ "resolution": "Отправили список документов" })),
     )
     .await;
     let (boris_visit, boris) = b
-        .inquiry(json!({
+        .new_inquiry(json!({
             "channel": "in_person", "from": "+7 495 765-43-21",
             "category": "parent", "topic": "Расписание занятий"
         }))
         .await;
-    b.api(
-        reqwest::Method::PATCH,
-        &format!("/clients/{boris}"),
+    b.api_ok(
+        Method::PATCH,
+        &format!("/api/v1/clients/{boris}"),
         Some(json!({ "name": "Борис Петров" })),
     )
     .await;
@@ -192,7 +99,7 @@ fn row(id: &str) -> String {
 #[tokio::test]
 async fn a_manager_opening_another_managers_client_is_refused_and_audited() {
     let w = world().await;
-    let (status, html) = w.a.page(&format!("/clients/{}", w.boris)).await;
+    let (status, html) = w.a.get(&format!("/clients/{}", w.boris)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
     assert!(html.contains("403"), "{html}");
     assert!(
@@ -201,9 +108,9 @@ async fn a_manager_opening_another_managers_client_is_refused_and_audited() {
     );
     let audit = w
         .head
-        .api(
-            reqwest::Method::GET,
-            &format!("/audit?actor=mgr-a&object_id={}", w.boris),
+        .api_ok(
+            Method::GET,
+            &format!("/api/v1/audit?actor=mgr-a&object_id={}", w.boris),
             None,
         )
         .await;
@@ -224,23 +131,19 @@ async fn a_manager_opening_another_managers_client_is_refused_and_audited() {
     );
 
     // The edit is refused too, with the CSRF token present.
-    let csrf = w.a.csrf();
     let post =
-        w.a.post_form(
-            &format!("/clients/{}", w.boris),
-            &[("_csrf", &csrf), ("name", "Чужой")],
-        )
-        .await;
-    assert_eq!(post.status(), StatusCode::FORBIDDEN);
+        w.a.post_form(&format!("/clients/{}", w.boris), &[("name", "Чужой")])
+            .await;
+    assert_eq!(post.status, StatusCode::FORBIDDEN);
     // And the other manager's clients do not turn up in a search.
-    let (_, found) = w.a.page("/clients?q=%D0%91%D0%BE%D1%80%D0%B8%D1%81").await;
+    let (_, found) = w.a.get("/clients?q=%D0%91%D0%BE%D1%80%D0%B8%D1%81").await;
     assert!(found.contains("id=\"no-results\""), "{found}");
 }
 
 #[tokio::test]
 async fn own_client_card_shows_the_details_and_the_whole_history() {
     let w = world().await;
-    let (status, html) = w.a.page(&format!("/clients/{}", w.anna)).await;
+    let (status, html) = w.a.get(&format!("/clients/{}", w.anna)).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Анна Смирнова"), "{html}");
     assert!(
@@ -259,9 +162,9 @@ async fn own_client_card_shows_the_details_and_the_whole_history() {
     assert!(html.contains("Отправили список документов"), "resolution");
     assert!(html.contains("Эл. почта") && html.contains("Телефон"));
     // The card has an edit form carrying the CSRF token.
-    assert!(html.contains(&w.a.csrf()), "{html}");
+    assert!(html.contains(&w.a.csrf), "{html}");
     // The head sees any client.
-    let (status, html) = w.head.page(&format!("/clients/{}", w.boris)).await;
+    let (status, html) = w.head.get(&format!("/clients/{}", w.boris)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Борис Петров") && html.contains(&row(&w.boris_visit)));
 }
@@ -269,7 +172,7 @@ async fn own_client_card_shows_the_details_and_the_whole_history() {
 #[tokio::test]
 async fn an_unknown_client_is_a_404_page() {
     let w = world().await;
-    let (status, html) = w.head.page("/clients/no-such-client").await;
+    let (status, html) = w.head.get("/clients/no-such-client").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("404"), "{html}");
 }
@@ -279,16 +182,14 @@ async fn editing_a_client_needs_the_csrf_token_and_uses_the_apis_rules() {
     let w = world().await;
     let path = format!("/clients/{}", w.anna);
     let forged =
-        w.a.post_form(&path, &[("name", "Взлом"), ("phones", "")])
+        w.a.post_form_without_csrf(&path, &[("name", "Взлом"), ("phones", "")])
             .await;
-    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
 
-    let csrf = w.a.csrf();
     let bad =
         w.a.post_form(
             &path,
             &[
-                ("_csrf", &csrf),
                 ("name", "Анна Смирнова"),
                 ("category", "applicant"),
                 ("phones", "8 916 111-22-33\nне номер"),
@@ -296,8 +197,8 @@ async fn editing_a_client_needs_the_csrf_token_and_uses_the_apis_rules() {
             ],
         )
         .await;
-    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let html = bad.text().await.unwrap();
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let html = bad.text;
     assert!(html.contains("id=\"error-phones\""), "{html}");
     assert!(html.contains("«не номер»"), "names the bad entry: {html}");
     assert!(html.contains("не номер</textarea>"), "keeps what was typed");
@@ -306,7 +207,6 @@ async fn editing_a_client_needs_the_csrf_token_and_uses_the_apis_rules() {
         w.a.post_form(
             &path,
             &[
-                ("_csrf", &csrf),
                 ("name", "Анна Смирнова-Иванова"),
                 ("category", "student"),
                 ("phones", "8 916 111-22-33\n+7 (903) 000-11-22"),
@@ -314,11 +214,11 @@ async fn editing_a_client_needs_the_csrf_token_and_uses_the_apis_rules() {
             ],
         )
         .await;
-    assert_eq!(good.status(), StatusCode::SEE_OTHER);
-    assert_eq!(good.headers()[LOCATION], format!("{path}?saved=1"));
+    assert_eq!(good.status, StatusCode::SEE_OTHER);
+    assert_eq!(good.headers[LOCATION], format!("{path}?saved=1"));
     let stored = w
         .head
-        .api(reqwest::Method::GET, &format!("/clients/{}", w.anna), None)
+        .api_ok(Method::GET, &format!("/api/v1/clients/{}", w.anna), None)
         .await;
     assert_eq!(stored["name"], "Анна Смирнова-Иванова");
     assert_eq!(stored["category"], "student");
@@ -326,19 +226,16 @@ async fn editing_a_client_needs_the_csrf_token_and_uses_the_apis_rules() {
 
     // A phone that is another client's is a conflict shown on the form.
     let taken =
-        w.a.post_form(&path, &[("_csrf", &csrf), ("phones", "+7 495 765-43-21")])
+        w.a.post_form(&path, &[("phones", "+7 495 765-43-21")])
             .await;
-    assert_eq!(taken.status(), StatusCode::CONFLICT);
-    assert!(taken.text().await.unwrap().contains("id=\"form-error\""));
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert!(taken.text.contains("id=\"form-error\""));
 }
 
 #[tokio::test]
 async fn inquiry_filters_return_the_matching_rows() {
     let w = world().await;
-    let (status, html) = w
-        .head
-        .page("/inquiries?status=resolved&channel=email")
-        .await;
+    let (status, html) = w.head.get("/inquiries?status=resolved&channel=email").await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains(&row(&w.anna_letter)), "{html}");
     assert!(!html.contains(&row(&w.anna_call)));
@@ -349,7 +246,7 @@ async fn inquiry_filters_return_the_matching_rows() {
         "{html}"
     );
 
-    let (_, html) = w.head.page("/inquiries?channel=in_person").await;
+    let (_, html) = w.head.get("/inquiries?channel=in_person").await;
     assert!(html.contains(&row(&w.boris_visit)));
     assert!(html.contains("Борис Петров"), "the client's name: {html}");
     assert!(!html.contains(&row(&w.anna_letter)));
@@ -357,43 +254,43 @@ async fn inquiry_filters_return_the_matching_rows() {
     // Free text finds the client by name; a phone in any form finds the call.
     let (_, html) = w
         .head
-        .page("/inquiries?q=%D1%81%D0%BC%D0%B8%D1%80%D0%BD%D0%BE%D0%B2%D0%B0")
+        .get("/inquiries?q=%D1%81%D0%BC%D0%B8%D1%80%D0%BD%D0%BE%D0%B2%D0%B0")
         .await;
     assert!(html.contains(&row(&w.anna_call)) && html.contains(&row(&w.anna_letter)));
     assert!(!html.contains(&row(&w.boris_visit)));
 
-    let (_, html) = w.head.page("/inquiries?status=abandoned").await;
+    let (_, html) = w.head.get("/inquiries?status=abandoned").await;
     assert!(html.contains("id=\"no-results\""), "{html}");
 }
 
 #[tokio::test]
 async fn a_manager_sees_only_their_own_inquiries() {
     let w = world().await;
-    let (status, html) = w.a.page("/inquiries").await;
+    let (status, html) = w.a.get("/inquiries").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(&row(&w.anna_call)) && html.contains(&row(&w.anna_letter)));
     assert!(!html.contains(&row(&w.boris_visit)), "{html}");
-    let (_, html) = w.b.page("/inquiries").await;
+    let (_, html) = w.b.get("/inquiries").await;
     assert!(html.contains(&row(&w.boris_visit)));
     assert!(!html.contains(&row(&w.anna_call)));
     // Asking for another agent's list by hand is the API's 403.
-    let (status, _) = w.a.page("/inquiries?agent=mgr-b").await;
+    let (status, _) = w.a.get("/inquiries?agent=mgr-b").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn a_bad_filter_re_renders_the_form_with_the_error_at_the_field() {
     let w = world().await;
-    let (status, html) = w.head.page("/inquiries?from=yesterday&q=x").await;
+    let (status, html) = w.head.get("/inquiries?from=yesterday&q=x").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("id=\"error-from\""), "{html}");
     assert!(html.contains("ГГГГ-ММ-ДД"), "{html}");
     assert!(html.contains("value=\"yesterday\""), "keeps what was typed");
     assert!(html.contains("id=\"inquiry-search\""), "the form is there");
-    let (status, html) = w.head.page("/inquiries?status=lost").await;
+    let (status, html) = w.head.get("/inquiries?status=lost").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("id=\"error-status\""), "{html}");
-    let (status, html) = w.head.page("/clients?q=anna&limit=0").await;
+    let (status, html) = w.head.get("/clients?q=anna&limit=0").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("value=\"anna\""), "{html}");
 }
@@ -401,10 +298,10 @@ async fn a_bad_filter_re_renders_the_form_with_the_error_at_the_field() {
 #[tokio::test]
 async fn pages_follow_the_cursor_and_keep_the_filters() {
     let w = world().await;
-    let (_, first) = w.head.page("/inquiries?limit=25&category=applicant").await;
+    let (_, first) = w.head.get("/inquiries?limit=25&category=applicant").await;
     assert!(!first.contains("id=\"next-page\""), "two rows fit one page");
     // One row per page: the next-page link carries the filters.
-    let (_, html) = w.head.page("/inquiries?category=applicant&limit=1").await;
+    let (_, html) = w.head.get("/inquiries?category=applicant&limit=1").await;
     let start = html.find("id=\"next-page\" href=\"").expect("a next page") + 21;
     let end = start + html[start..].find('"').unwrap();
     let href = html[start..end].replace("&amp;", "&");
@@ -412,7 +309,7 @@ async fn pages_follow_the_cursor_and_keep_the_filters() {
         href.contains("category=applicant") && href.contains("limit=1"),
         "{href}"
     );
-    let (status, next) = w.head.page(&href).await;
+    let (status, next) = w.head.get(&href).await;
     assert_eq!(status, StatusCode::OK);
     // Anna's two applicant inquiries, one on each page; never Boris's.
     let pages = [&html, &next];
@@ -432,27 +329,21 @@ async fn client_search_finds_by_phone_in_any_form_and_by_e_mail() {
         "anna%40example",
         "%D0%B0%D0%BD%D0%BD%D0%B0",
     ] {
-        let (status, html) = w.a.page(&format!("/clients?q={q}")).await;
+        let (status, html) = w.a.get(&format!("/clients?q={q}")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(
             html.contains(&format!("href=\"/clients/{}\"", w.anna)),
             "{q}: {html}"
         );
     }
-    let (_, html) = w.head.page("/clients").await;
+    let (_, html) = w.head.get("/clients").await;
     assert!(html.contains(&w.anna) && html.contains(&w.boris));
 }
 
 #[tokio::test]
 async fn the_pages_speak_english_when_asked() {
     let w = world().await;
-    let reply = client()
-        .get(format!("{}/inquiries?channel=phone", w.head.base))
-        .header("cookie", format!("{}; hotline_lang=en", w.head.cookie))
-        .send()
-        .await
-        .unwrap();
-    let html = reply.text().await.unwrap();
+    let (_, html) = w.head.get_in_english("/inquiries?channel=phone").await;
     assert!(
         html.contains("Created (UTC)") && html.contains("Search"),
         "{html}"

@@ -4,38 +4,16 @@
 
 mod common;
 
-use common::{TestServer, agent};
+use common::console::{ConsoleSession, client, post_login};
+use common::{TestServer, user};
 use hotline::role::Role;
-use hotline::sip::digest::Algorithm;
-use reqwest::StatusCode;
-use reqwest::header::{LOCATION, SET_COOKIE};
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
+use reqwest::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
+use reqwest::{Method, StatusCode};
 
 async fn server() -> (TestServer, String) {
-    let mut head = agent("head", "head-password", &[Algorithm::Md5]);
-    head.role = Role::Head;
-    let server = TestServer::start(vec![head]).await;
-    let base = format!("http://{}", server.running.http_addr);
+    let server = TestServer::start(vec![user("head", Role::Head)]).await;
+    let base = server.base_url();
     (server, base)
-}
-
-/// Signs in through the form; returns the session cookie (`name=value`).
-async fn sign_in(base: &str) -> String {
-    let reply = client()
-        .post(format!("{base}/login"))
-        .form(&[("username", "head"), ("password", "head-password")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::SEE_OTHER);
-    let cookie = reply.headers()[SET_COOKIE].to_str().unwrap().to_owned();
-    cookie.split(';').next().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -52,12 +30,7 @@ async fn login_form_sets_an_http_only_strict_cookie_and_refuses_a_wrong_password
     assert!(html.contains("name=\"password\""), "{html}");
     assert!(html.contains("lang=\"ru\""), "Russian by default: {html}");
 
-    let wrong = client()
-        .post(format!("{base}/login"))
-        .form(&[("username", "head"), ("password", "nope")])
-        .send()
-        .await
-        .unwrap();
+    let wrong = post_login(&base, &[("username", "head"), ("password", "nope")]).await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     assert!(wrong.headers().get(SET_COOKIE).is_none());
     assert!(
@@ -68,16 +41,15 @@ async fn login_form_sets_an_http_only_strict_cookie_and_refuses_a_wrong_password
             .contains("Неверный логин или пароль")
     );
 
-    let good = client()
-        .post(format!("{base}/login"))
-        .form(&[
+    let good = post_login(
+        &base,
+        &[
             ("username", "head"),
             ("password", "head-password"),
             ("next", "/reports"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(good.status(), StatusCode::SEE_OTHER);
     assert_eq!(good.headers()[LOCATION], "/reports");
     let cookie = good.headers()[SET_COOKIE].to_str().unwrap();
@@ -89,16 +61,15 @@ async fn login_form_sets_an_http_only_strict_cookie_and_refuses_a_wrong_password
 #[tokio::test]
 async fn an_open_redirect_after_login_is_refused() {
     let (_server, base) = server().await;
-    let reply = client()
-        .post(format!("{base}/login"))
-        .form(&[
+    let reply = post_login(
+        &base,
+        &[
             ("username", "head"),
             ("password", "head-password"),
             ("next", "//evil.example/"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(reply.headers()[LOCATION], "/board");
 }
 
@@ -127,18 +98,13 @@ async fn pages_without_a_session_send_the_browser_to_the_login_form() {
 
 #[tokio::test]
 async fn logout_needs_the_csrf_token_and_then_revokes_the_session() {
-    let (_server, base) = server().await;
-    let cookie = sign_in(&base).await;
+    let (server, _base) = server().await;
+    let head = ConsoleSession::sign_in(&server, "head").await;
     // The session works: the live feed opens.
-    let live = client()
-        .get(format!("{base}/live"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let live = head.request(Method::GET, "/live").send().await.unwrap();
     assert_eq!(live.status(), StatusCode::OK);
     assert!(
-        live.headers()["content-type"]
+        live.headers()[CONTENT_TYPE]
             .to_str()
             .unwrap()
             .starts_with("text/event-stream")
@@ -146,58 +112,27 @@ async fn logout_needs_the_csrf_token_and_then_revokes_the_session() {
     drop(live);
 
     // A form without the token (as another site would post it) is refused.
-    let forged = client()
-        .post(format!("{base}/logout"))
-        .header("cookie", &cookie)
-        .form(&[("x", "1")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
-    let wrong = client()
-        .post(format!("{base}/logout"))
-        .header("cookie", &cookie)
-        .form(&[("_csrf", "00000000000000000000000000000000")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let forged = head.post_form_without_csrf("/logout", &[("x", "1")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let wrong = head
+        .post_form_without_csrf("/logout", &[("_csrf", "00000000000000000000000000000000")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
 
-    // The token from a page the user was shown works.
-    let login_page = client()
-        .get(format!("{base}/login"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    // The login page has no CSRF field; compute the expected one the way a
-    // signed-in page shows it.
+    // The token a signed-in page shows works. (The login page has no CSRF
+    // field; the session computes the token the way a signed-in page
+    // shows it.)
+    let (_, login_page) = head.get("/login").await;
     assert!(!login_page.contains("_csrf"));
-    let token = cookie.split_once('=').unwrap().1;
-    let csrf = hotline::web::session::csrf_token(token);
-    let out = client()
-        .post(format!("{base}/logout"))
-        .header("cookie", &cookie)
-        .form(&[("_csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    let out = head.post_form("/logout", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert!(
-        out.headers()[SET_COOKIE]
+        out.headers[SET_COOKIE]
             .to_str()
             .unwrap()
             .contains("Max-Age=0")
     );
-    let after = client()
-        .get(format!("{base}/live"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let after = head.request(Method::GET, "/live").send().await.unwrap();
     assert_eq!(
         after.status(),
         StatusCode::SEE_OTHER,
@@ -237,7 +172,7 @@ async fn assets_are_served_from_the_binary() {
         .unwrap();
     assert_eq!(htmx.status(), StatusCode::OK);
     assert!(
-        htmx.headers()["content-type"]
+        htmx.headers()[CONTENT_TYPE]
             .to_str()
             .unwrap()
             .starts_with("text/javascript")

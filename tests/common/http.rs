@@ -2,9 +2,11 @@
 //! requests with or without a bearer token, logins, users of each role.
 #![allow(dead_code)]
 
-use crate::common::{TestServer, agent, test_config};
-use hotline::config::{AgentConfig, Config};
-use hotline::role::Role;
+use crate::common::{TestServer, password_of};
+/// Users and servers are made the same way for the API's and the console's
+/// tests; re-exported so API tests need only this module.
+#[allow(unused_imports)]
+pub use crate::common::{start_with, user};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -16,28 +18,6 @@ pub struct Reply {
     pub json: Value,
 }
 
-/// A configured user; its password is `<login>-password`.
-pub fn user(login: &str, role: Role) -> AgentConfig {
-    let mut a = agent(login, &format!("{login}-password"), &[]);
-    a.role = role;
-    a
-}
-
-/// Starts the whole server with `agents` after `tweak` adjusts the config.
-pub async fn start_with(agents: Vec<AgentConfig>, tweak: impl FnOnce(&mut Config)) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir, agents);
-    tweak(&mut config);
-    let running = hotline::server::start(config.clone())
-        .await
-        .expect("server starts");
-    TestServer {
-        running,
-        dir,
-        config,
-    }
-}
-
 pub struct Api {
     pub base: String,
     pub client: reqwest::Client,
@@ -46,7 +26,7 @@ pub struct Api {
 impl Api {
     pub fn new(server: &TestServer) -> Api {
         Api {
-            base: format!("http://{}", server.running.http_addr),
+            base: server.base_url(),
             client: reqwest::Client::new(),
         }
     }
@@ -82,6 +62,15 @@ impl Api {
         self.request(Method::GET, path, Some(token), None).await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PUT, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Option<Value>) -> Reply {
+        self.request(Method::POST, path, Some(token), body).await
+    }
+
     pub async fn try_login(&self, username: &str, password: &str) -> Reply {
         self.request(
             Method::POST,
@@ -94,7 +83,7 @@ impl Api {
 
     /// Logs in as a [`user`]; panics unless it succeeds.
     pub async fn login(&self, login: &str) -> String {
-        let r = self.try_login(login, &format!("{login}-password")).await;
+        let r = self.try_login(login, &password_of(login)).await;
         assert_eq!(r.status, StatusCode::OK, "login {login}: {}", r.text);
         r.json["token"].as_str().unwrap().to_string()
     }

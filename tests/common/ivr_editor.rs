@@ -1,11 +1,21 @@
 //! A whole server whose IVR directory is a copy of the shipped scripts in
 //! the test's temp dir, so the editor's saves never touch the repository's
-//! `ivr-scripts/`. Shared by the IVR editor's API, console and browser tests.
+//! `ivr-scripts/`. Shared by the IVR editor's API, console and browser tests
+//! and the browser tour of every page.
 #![allow(dead_code)]
 
-use crate::common::{TestServer, test_config};
+use crate::common::{TestServer, test_config, user};
 use hotline::config::AgentConfig;
+use hotline::role::Role;
 use std::path::PathBuf;
+
+/// Who the editor's tests sign in as: `head` may edit, `manager` may not.
+pub fn head_and_manager() -> Vec<AgentConfig> {
+    vec![
+        user("head", Role::Head),
+        user("manager", Role::ContactManager),
+    ]
+}
 
 /// The shipped default flow, as the tests start from it.
 pub fn shipped_script() -> String {
@@ -26,19 +36,17 @@ pub async fn start_with_scripts(agents: Vec<AgentConfig>, extra: &[(&str, &str)]
     let mut config = test_config(&dir, agents);
     config.paths.ivr_dir = ivr_dir;
     config.ivr.reload_interval_ms = 0;
-    let running = hotline::server::start(config.clone())
-        .await
-        .expect("server starts");
-    TestServer {
-        running,
-        dir,
-        config,
-    }
+    TestServer::start_in(dir, config).await
 }
 
 /// The copy of the default flow the server serves.
 pub fn script_file(server: &TestServer) -> PathBuf {
     server.config.paths.ivr_dir.join("hotline.toml")
+}
+
+/// The default flow's file as the server last wrote it.
+pub fn script_on_disk(server: &TestServer) -> String {
+    std::fs::read_to_string(script_file(server)).unwrap()
 }
 
 /// 1-based line and column of the first `needle` in `text`.

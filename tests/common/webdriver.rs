@@ -9,6 +9,7 @@
 //! Every wait is a condition polled until a deadline, never a fixed sleep.
 #![allow(dead_code)]
 
+use crate::common::{TestServer, password_of};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -293,6 +294,16 @@ impl Browser {
         .await
         .as_i64()
         .unwrap_or(i64::MAX)
+    }
+
+    /// A new browser signed in to `server`'s console as `login`, with the
+    /// password [`crate::common::user`] gave it.
+    pub async fn signed_in(server: &TestServer, login: &str) -> Browser {
+        let browser = Browser::start().await;
+        browser
+            .sign_in(&server.base_url(), login, &password_of(login))
+            .await;
+        browser
     }
 
     /// Signs in through the login form; waits until the form is gone.
