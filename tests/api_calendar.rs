@@ -62,17 +62,20 @@ fn prompt(id: &str) -> Vec<i16> {
     )
 }
 
-/// Dials the hotline and tells how well its first second or so matches the
+/// Dials the hotline and tells how well what it plays first matches the
 /// `closed` message and the `greeting`.
 async fn first_words(server: &TestServer) -> (f64, f64) {
     let mut phone = CallPhone::dial(server.sip(), "hotline", DialOptions::default()).await;
     assert_eq!(phone.final_status, 200);
     phone.send_silence(5).await;
-    let heard = decode(&phone.wait_packets(60, Duration::from_secs(5)).await);
+    // Three seconds, and the message may start up to one second in: on a
+    // loaded machine the first packets can be silence while the call is set
+    // up, and which message plays is the question, not how soon.
+    let heard = decode(&phone.wait_packets(150, Duration::from_secs(10)).await);
     phone.hang_up().await;
     (
-        best_correlation(&heard, &prompt("closed"), 8000, 1600),
-        best_correlation(&heard, &prompt("greeting"), 8000, 1600),
+        best_correlation(&heard, &prompt("closed"), 8000, 8000),
+        best_correlation(&heard, &prompt("greeting"), 8000, 8000),
     )
 }
 
