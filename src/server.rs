@@ -254,6 +254,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let app = AppState {
         calendar: calendar.clone(),
         ivr: Some(registry.clone()),
+        board_today: Default::default(),
         store: store.clone(),
         realm: realm.clone(),
         token_ttl_s: config.http.token_ttl_s,

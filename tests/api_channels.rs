@@ -77,6 +77,7 @@ impl Server {
             stopping: tokio::sync::watch::channel(false).1,
             calendar: Default::default(),
             ivr: None,
+            board_today: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

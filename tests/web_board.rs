@@ -120,6 +120,9 @@ async fn the_board_page_is_live_and_its_fragment_shows_agents_queues_and_calls()
         board.contains("hotline-event from:body throttle:300ms, every 5s"),
         "{board}"
     );
+    // Nothing today yet; the figures are shared by every open board and
+    // must follow the next write (checked below).
+    assert_eq!(figure(&board, "calls"), "0", "{board}");
 
     // anna talks on a call in the general queue (as the call layer would
     // record it); the caller's full number never reaches the page.

@@ -67,6 +67,8 @@ pub struct AppState {
     /// The live IVR flows; `None` where the API runs without the SIP side
     /// (the IVR script endpoints then answer 503).
     pub ivr: Option<std::sync::Arc<crate::ivr::registry::ScriptRegistry>>,
+    /// Today's figures shared by every open live board.
+    pub board_today: crate::web::board::TodayFigures,
 }
 
 /// What changed about an agent, by login.

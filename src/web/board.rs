@@ -15,6 +15,9 @@
 //! state, and the live calls registry); today's figures are the report
 //! summary ([`crate::report::summary_report`]) of today in the
 //! institute's time zone, so the board and `/reports` cannot disagree.
+//! That summary reads every inquiry of the day, so it is shared by all
+//! open boards ([`TodayFigures`]) and recomputed only when something was
+//! written since.
 
 use super::error::WebError;
 use super::i18n::Lang;
@@ -24,13 +27,67 @@ use super::reports::figure;
 use super::session::Ctx;
 use crate::api::routing::{BoardAgentView, CallsView, QueueView, QueuesView};
 use crate::api::{AppState, CurrentUser};
-use crate::report::{Group, SummaryRow, summary_report};
+use crate::report::{DateRange, Group, SummaryRow, summary_report};
 use crate::role::AccessLevel;
 use crate::routing::LiveCallView;
+use crate::store::StoreError;
 use axum::extract::State;
 use axum::http::StatusCode;
 use maud::{Markup, html};
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Today's figures as every open board shows them, computed once per
+/// change: a summary is recomputed only when an event was written since
+/// the last one (every change the figures depend on — an inquiry's status,
+/// wait, answer; an agent's state — appends an event in its own
+/// transaction) or the day rolled over, and by one request at a time, so
+/// ten boards refreshing after the same event cost one summary, not ten.
+#[derive(Debug, Clone, Default)]
+pub struct TodayFigures(Arc<tokio::sync::Mutex<Option<CachedToday>>>);
+
+#[derive(Debug)]
+struct CachedToday {
+    day_start_ms: i64,
+    last_event: Option<String>,
+    row: SummaryRow,
+}
+
+impl TodayFigures {
+    async fn get(
+        &self,
+        state: &AppState,
+        today: &DateRange,
+        now_ms: i64,
+    ) -> Result<SummaryRow, StoreError> {
+        // Read before computing: an event written during the computation
+        // leaves the cache keyed to the older id, so the next board
+        // refresh recomputes.
+        let last_event = state.store.last_event_id().await?;
+        let mut cached = self.0.lock().await;
+        if let Some(c) = cached.as_ref()
+            && c.day_start_ms == today.start_ms()
+            && c.last_event == last_event
+        {
+            return Ok(c.row.clone());
+        }
+        let row = summary_report(
+            &state.store,
+            today,
+            Group::Day,
+            state.reports.service_level_s,
+            now_ms,
+        )
+        .await?
+        .total;
+        *cached = Some(CachedToday {
+            day_start_ms: today.start_ms(),
+            last_event,
+            row: row.clone(),
+        });
+        Ok(row)
+    }
+}
 
 /// Everything the board shows, read at one instant.
 struct Board {
@@ -67,15 +124,10 @@ impl Board {
             (Err(e), _) | (_, Err(e)) => return Err(e.into()),
         };
         let now_ms = crate::api::now_ms();
-        let today = summary_report(
-            &state.store,
-            &zone.today(now_ms),
-            Group::Day,
-            state.reports.service_level_s,
-            now_ms,
-        )
-        .await?
-        .total;
+        let today = state
+            .board_today
+            .get(state, &zone.today(now_ms), now_ms)
+            .await?;
         let names = state
             .store
             .list_agents()

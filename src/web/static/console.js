@@ -12,7 +12,7 @@
   function startLiveFeed() {
     if (!document.querySelector("[data-live]") || !window.EventSource) return;
     var source = new EventSource("/live");
-    var kinds = ["agent.state", "inquiry.created", "inquiry.updated", "inquiry.message", "call.ringing"];
+    var kinds = ["agent.state", "inquiry.created", "inquiry.updated", "inquiry.message"];
     function announce(event) {
       var data = null;
       try { data = JSON.parse(event.data); } catch (e) { data = null; }
