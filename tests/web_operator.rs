@@ -370,7 +370,10 @@ async fn the_inquiry_form_refuses_a_bad_category_with_422_and_saves_and_resolves
     let (status, page) = anna.get(&path).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("data-status=\"resolved\""), "{page}");
-    assert!(page.contains("inquiry.updated"), "the timeline: {page}");
+    assert!(
+        page.contains(r#"<td data-kind="inquiry.updated">Изменено</td>"#),
+        "the timeline names its events in words: {page}"
+    );
 }
 
 #[tokio::test]

@@ -561,7 +561,7 @@ fn timeline(lang: Lang, zone: Zone, inquiry: &InquiryWithEvents) -> Markup {
                         @for e in &inquiry.events {
                             tr {
                                 td { (zone.time_of(&e.at)) }
-                                td { (e.kind) }
+                                td data-kind=(e.kind) { (present::event_kind(lang, &e.kind)) }
                                 td { (present::or_dash(e.data.get("by").and_then(|b| b.as_str()).map(str::to_string).or_else(|| e.agent.clone()))) }
                                 td.event-data { (summary(&e.data)) }
                             }

@@ -193,6 +193,19 @@ pub fn routing_reason(lang: Lang, code: &str) -> String {
     label.to_owned()
 }
 
+/// What an event in an inquiry's timeline is (`Event::kind`); an unknown
+/// kind is shown as stored.
+pub fn event_kind(lang: Lang, kind: &str) -> String {
+    let label = match kind {
+        "inquiry.created" => lang.t("Создано", "Created"),
+        "inquiry.updated" => lang.t("Изменено", "Changed"),
+        "inquiry.message" => lang.t("Сообщение", "Message"),
+        "agent.state" => lang.t("Состояние оператора", "Agent state"),
+        other => return other.to_owned(),
+    };
+    label.to_owned()
+}
+
 /// A queue's strategy: the words of the routing reason it produces.
 pub fn strategy(lang: Lang, strategy: Strategy) -> String {
     routing_reason(
@@ -484,6 +497,13 @@ mod tests {
         for code in crate::store::MANAGER_AREAS {
             assert_ne!(area(Lang::Ru, code), code, "{code}");
         }
+    }
+
+    #[test]
+    fn timeline_events_read_as_words_and_unknown_kinds_stay() {
+        assert_eq!(event_kind(Lang::Ru, "inquiry.updated"), "Изменено");
+        assert_eq!(event_kind(Lang::En, "inquiry.created"), "Created");
+        assert_eq!(event_kind(Lang::Ru, "client.merged"), "client.merged");
     }
 
     #[test]
