@@ -295,6 +295,19 @@ async fn the_simulator_walks_the_saved_or_an_unsaved_text() {
         "validation_failed",
     );
     assert!(bad_keys.json["error"]["fields"]["keys"].is_string());
+
+    // A call at another time: a Saturday evening, local time.
+    let evening = simulate(json!({ "keys": "", "at": "2026-01-03T20:30" })).await;
+    assert_eq!(evening.status, StatusCode::OK, "{}", evening.text);
+    let first = evening.json["lines"][0].as_str().unwrap_or_default();
+    assert!(first.starts_with("call at 2026-01-03 20:30"), "{first}");
+    let bad_time = simulate(json!({ "keys": "1", "at": "Saturday" })).await;
+    assert_error(
+        &bad_time,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert!(bad_time.json["error"]["fields"]["at"].is_string());
     server.running.stop().await.unwrap();
 }
 

@@ -137,6 +137,22 @@ async fn a_good_save_simulation_diff_and_restore() {
         page.contains("topic = &quot;former&quot;"),
         "edited text kept"
     );
+    // At a chosen local time, which the form keeps.
+    let reply = head
+        .post_form(
+            "/ivr/hotline/simulate",
+            &[
+                ("text", &edited),
+                ("keys", "3"),
+                ("source", "saved"),
+                ("at", "2026-01-03T20:30"),
+            ],
+        )
+        .await;
+    let page = reply.text;
+    assert_eq!(reply.status, StatusCode::OK, "{page}");
+    assert!(page.contains("call at 2026-01-03 20:30"), "{page}");
+    assert!(page.contains(r#"value="2026-01-03T20:30""#), "{page}");
 
     // Version 1 against the current one, then rollback.
     let (status, page) = head.get("/ivr/hotline/versions/1").await;

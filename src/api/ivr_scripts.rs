@@ -28,7 +28,7 @@ use super::query::{Page, non_empty, parse_limit};
 use super::time::rfc3339_from_ms;
 use super::{AppState, now_ms};
 use crate::ivr::registry::ScriptRegistry;
-use crate::ivr::{Calendar, Diagnostic, Script};
+use crate::ivr::{Calendar, CalendarTime, Diagnostic, Script};
 use crate::role::AccessLevel;
 use crate::store::{AuditEntry, IvrScriptText, IvrScriptVersion, MAX_IVR_VERSION_PAGE};
 use axum::Json;
@@ -126,6 +126,11 @@ pub struct SimulateRequest {
     /// validate like a save).
     #[serde(default)]
     pub text: Option<String>,
+    /// When the call happens, local time of the working calendar,
+    /// `YYYY-MM-DDTHH:MM`; default now. For checking what a caller hears at
+    /// night, on a weekend or on a holiday.
+    #[serde(default)]
+    pub at: Option<String>,
 }
 
 /// What a caller would hear and where they would end up.
@@ -575,6 +580,25 @@ fn parse_keys(keys: &str) -> Result<Vec<char>, ApiError> {
     Ok(keys)
 }
 
+/// `YYYY-MM-DDTHH:MM` (what a `datetime-local` input sends; seconds are
+/// ignored) as a local calendar time; 422 on field `at` otherwise.
+fn parse_local_time(text: &str) -> Result<CalendarTime, ApiError> {
+    let text = text.trim();
+    let parsed = text.split_once('T').and_then(|(date, time)| {
+        let date = crate::ivr::calendar::Date::parse(date)?;
+        let mut hm = time.split(':');
+        let hour: u8 = hm.next()?.parse().ok()?;
+        let minute: u8 = hm.next()?.parse().ok()?;
+        CalendarTime::new(date.year, date.month, date.day, hour, minute)
+    });
+    parsed.ok_or_else(|| {
+        ApiError::validation(std::collections::BTreeMap::from([(
+            "at".to_owned(),
+            format!("`{text}` is not a local time like 2026-01-01T20:30"),
+        )]))
+    })
+}
+
 /// Walks the flow with `keys` at the current local time of the live
 /// calendar: the saved version, or `text` when given.
 pub(crate) async fn simulate_script(
@@ -583,10 +607,15 @@ pub(crate) async fn simulate_script(
     name: &str,
     keys: &str,
     text: Option<&str>,
+    at: Option<&str>,
 ) -> Result<Simulation, ApiError> {
     let registry = editor(state, user)?;
     let path = script_path(&registry, name).await?;
     let keys = parse_keys(keys)?;
+    let at = at
+        .filter(|a| !a.trim().is_empty())
+        .map(parse_local_time)
+        .transpose()?;
     let (version, text) = match text {
         Some(text) => (None, text.to_owned()),
         None => {
@@ -596,7 +625,7 @@ pub(crate) async fn simulate_script(
     };
     let script = check(&registry, &path, &text).await?;
     let calendar: Arc<Calendar> = state.calendar.get();
-    let now_local = calendar.local_time(now_ms().div_euclid(1000));
+    let now_local = at.unwrap_or_else(|| calendar.local_time(now_ms().div_euclid(1000)));
     Ok(Simulation {
         version,
         lines: crate::ivr::simulate(&script, &keys, &calendar, now_local),
@@ -817,7 +846,15 @@ pub(super) async fn simulate(
     ApiJson(request): ApiJson<SimulateRequest>,
 ) -> Result<Json<Simulation>, ApiError> {
     Ok(Json(
-        simulate_script(&state, &user, &name, &request.keys, request.text.as_deref()).await?,
+        simulate_script(
+            &state,
+            &user,
+            &name,
+            &request.keys,
+            request.text.as_deref(),
+            request.at.as_deref(),
+        )
+        .await?,
     ))
 }
 

@@ -111,6 +111,8 @@ enum Notice {
 /// A simulation to show under the simulator form.
 struct SimulationShown {
     keys: String,
+    /// The local time asked for; empty for now.
+    at: String,
     edited: bool,
     lines: Vec<String>,
 }
@@ -180,6 +182,9 @@ pub struct EditorForm {
     base_version: Option<String>,
     #[serde(default)]
     keys: String,
+    /// The simulated call's local time (`datetime-local`); empty for now.
+    #[serde(default)]
+    at: String,
     /// `edited` or `saved` (the simulator's buttons).
     source: Option<String>,
 }
@@ -309,6 +314,7 @@ pub async fn simulate(
         &name,
         &form.keys,
         edited.then_some(text.as_str()),
+        Some(form.at.as_str()),
     )
     .await;
     match simulated {
@@ -325,6 +331,7 @@ pub async fn simulate(
                 notice: None,
                 simulation: Some(SimulationShown {
                     keys: form.keys.clone(),
+                    at: form.at.clone(),
                     edited,
                     lines: simulation.lines,
                 }),
@@ -409,10 +416,14 @@ async fn render_editor(
         div.grid {
             section.card id="simulator" {
                 h2 { (lang.t("Симулятор", "Simulator")) }
-                p.muted { (lang.t("Клавиши по порядку, например 1,2 (пусто — абонент молчит). Время — сейчас, по рабочему календарю.",
-                                  "Keys in order, e.g. 1,2 (empty: the caller presses nothing). The time is now, by the working calendar.")) }
+                p.muted { (lang.t("Клавиши по порядку, например 1,2 (пусто — абонент молчит). Время звонка — по рабочему календарю; пусто — сейчас.",
+                                  "Keys in order, e.g. 1,2 (empty: the caller presses nothing). The call's time is local, by the working calendar; empty: now.")) }
                 label { (lang.t("Клавиши", "Keys"))
                     input id="sim-keys" type="text" name="keys" form="editor" value=(editing.keys) inputmode="tel" autocomplete="off";
+                }
+                label { (lang.t("Время звонка", "Time of the call"))
+                    input id="sim-at" type="datetime-local" name="at" form="editor"
+                        value=(editing.simulation.as_ref().map_or("", |s| s.at.as_str()));
                 }
                 div.row {
                     button id="simulate-edited" type="submit" form="editor" formaction=(format!("/ivr/{name}/simulate#simulator")) name="source" value="edited" {
@@ -423,6 +434,7 @@ async fn render_editor(
                 @if let Some(sim) = &editing.simulation {
                     p.muted {
                         (lang.t("Клавиши", "Keys")) ": " code { @if sim.keys.is_empty() { "—" } @else { (sim.keys) } } " · "
+                        @if !sim.at.is_empty() { (sim.at.replace('T', " ")) " · " }
                         @if sim.edited { (lang.t("текст из редактора", "edited text")) } @else { (lang.t("сохранённая версия", "saved version")) }
                     }
                     ol.simulation id="simulation" {
