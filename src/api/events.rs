@@ -86,11 +86,23 @@ pub(crate) async fn stream(
     let Query(params) = params?;
     let user = match bearer_token(&headers)? {
         Some(token) => CurrentUser::from_token(&state, token).await?,
-        None => match non_empty(params.access_token) {
+        None => match non_empty(params.access_token.clone()) {
             Some(token) => CurrentUser::from_token(&state, &token).await?,
             None => return Err(ApiError::unauthenticated()),
         },
     };
+    stream_for(state, user, &headers, params).await
+}
+
+/// The stream for a user already authenticated: by a bearer token here, by
+/// the session cookie in the console (`web::live`). `Last-Event-ID` is read
+/// from `headers`.
+pub(crate) async fn stream_for(
+    state: AppState,
+    user: CurrentUser,
+    headers: &HeaderMap,
+    params: StreamParams,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<>>, ApiError> {
     let header_since = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()
