@@ -19,6 +19,7 @@
 use super::i18n::Lang;
 use super::present::Zone;
 use crate::api::{AppState, CurrentUser};
+use crate::channels::secrets_match;
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -58,11 +59,6 @@ pub fn csrf_token(session_token: &str) -> String {
     hasher.update(b"hotline console csrf\0");
     hasher.update(session_token.as_bytes());
     hex::encode(&hasher.finalize()[..16])
-}
-
-/// Equality that takes the same time wherever the first difference is.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `Set-Cookie` for a new session.
@@ -185,7 +181,7 @@ pub async fn require_csrf(
         return forbidden("no session: sign in again");
     };
     if let Some(sent) = request.headers().get(CSRF_HEADER) {
-        return if same_bytes(sent.as_bytes(), expected.as_bytes()) {
+        return if secrets_match(&expected, sent.to_str().unwrap_or_default()) {
             next.run(request).await
         } else {
             forbidden("CSRF token does not match")
@@ -204,7 +200,7 @@ pub async fn require_csrf(
         return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
     };
     let sent = form_urlencoded_value(&bytes, CSRF_FIELD);
-    if !sent.is_some_and(|sent| same_bytes(sent.as_bytes(), expected.as_bytes())) {
+    if !sent.is_some_and(|sent| secrets_match(&expected, &sent)) {
         return forbidden("CSRF token missing or does not match");
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
