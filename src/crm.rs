@@ -18,10 +18,11 @@
 
 use crate::config::CrmConfig;
 use crate::mask::mask_phone;
+use crate::sip::transport::unix_ms;
 use crate::store::{AuditEntry, CrmKind, CrmPush, InquiryStatus, OutboxRow, Store};
 use rand::Rng;
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -425,14 +426,6 @@ async fn deliver(store: &Store, crm: &AmoCrm, backoff: &Backoff, row: &OutboxRow
     if let Err(e) = written {
         tracing::warn!(id = %row.id, error = %e, "crm outbox: cannot record the attempt");
     }
-}
-
-/// Wall-clock time of the shell; the decisions above take it as input.
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

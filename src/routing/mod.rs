@@ -27,9 +27,10 @@ use crate::acd::{
     AcdError, AgentRequest, AgentSpec, AgentState, CallId, Command, Engine, EngineConfig,
     IncomingCall, OverflowTarget, RoutingReason, Snapshot, TimerId,
 };
+use crate::sip::transport::unix_ms;
 use crate::store::{AgentStateChange, Store};
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -347,14 +348,6 @@ impl Routing {
 /// The engine's clock: tokio's, so paused test time drives it.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
-}
-
-/// Wall-clock time of an event row, Unix ms.
-fn wall_clock_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 struct Actor {
@@ -691,7 +684,7 @@ impl Actor {
                         from,
                         to,
                         cause,
-                        at_ms: wall_clock_ms(),
+                        at_ms: unix_ms(),
                     });
                     continue;
                 }
