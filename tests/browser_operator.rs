@@ -32,8 +32,11 @@ async fn start() -> TestServer {
 
 /// `who`'s inquiry once its status is `status` (the call layer writes
 /// asynchronously).
-async fn inquiry_in(who: &ConsoleSession, status: &str) -> Value {
-    let path = format!("/api/v1/inquiries?status={status}");
+/// The call's inquiry once it has `status`. Phone only: the client's open
+/// e-mail inquiry is `in_progress` too, and would be found first while the
+/// call's own status is still being written.
+async fn call_inquiry_in(who: &ConsoleSession, status: &str) -> Value {
+    let path = format!("/api/v1/inquiries?status={status}&channel=phone");
     wait_until(&format!("an inquiry {status}"), async || {
         let (_, page) = who.api(Method::GET, &path, None).await;
         page["items"].get(0).cloned().ok_or(page)
@@ -133,7 +136,7 @@ async fn a_known_client_calls_the_pop_shows_them_and_the_operator_resolves_the_i
 
     // Anna answers; the pop follows and leads to the inquiry form.
     assert!(phone.answer().await, "the server ACKs the answer");
-    let talking = inquiry_in(&anna, "in_progress").await;
+    let talking = call_inquiry_in(&anna, "in_progress").await;
     let id = talking["id"].as_str().unwrap().to_owned();
     assert_eq!(talking["client_id"], json!(client_id));
     let pop = browser.find("#pop-state[data-state=talking]").await;
